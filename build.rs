@@ -1,0 +1,9 @@
+//! Lets this package's tests, examples and benches find a libpython that is not on the
+//! default library path (a pyenv or custom build chosen with `PYO3_PYTHON`).
+fn main() {
+    let config = pyo3_build_config::get();
+    if let Some(lib_dir) = config.lib_dir() {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    }
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+}

@@ -1,0 +1,474 @@
+"""The Python side of pysession: runs inside the interpreter that hosts the sessions.
+
+It is loaded once per interpreter by the Rust crate (embedded with ``include_str!``) and
+does four jobs:
+
+* routes ``sys.stdout`` / ``sys.stderr`` writes to the session that owns the writing
+  thread (threads started by session code belong to that session);
+* runs a cell with file semantics, returning the repr of a trailing expression the way a
+  notebook's ``Out[]`` does, and supporting top-level ``await``;
+* formats tracebacks that show the user's source lines and none of this module's frames;
+* makes the waits it controls (``time.sleep``) interruptible and keeps ``input()`` from
+  ever blocking on the host's standard input.
+
+Objects handed in by the host:
+
+``capture``
+    has ``write(stream, text)`` and ``write_bytes(stream, data)`` (stream 1 or 2); it
+    bounds and stores output outside the interpreter.
+``control``
+    has ``sleep(seconds)`` (returns early, raising the stop exception, when the run is
+    interrupted) and ``stopping()`` (true while the current run is being stopped).
+
+Nothing here keeps per-session state in module globals except the thread-to-session
+maps, which the host updates through ``bind_thread`` / ``unbind_thread``.
+"""
+
+import ast
+import builtins
+import io
+import linecache
+import sys
+import threading
+import time
+import traceback
+
+RUNTIME_FILE = "<pysession-runtime>"
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_CO_COROUTINE = 0x80
+_get_ident = threading.get_ident
+
+# Thread ident -> SessionState, for every thread whose output belongs to a session.
+_owners = {}
+# Thread ident -> control object, for the session worker threads only.
+_controls = {}
+_cell_counter = iter(range(1, 1 << 62))
+
+
+class StopExecution(BaseException):
+    """Raised inside a session's worker thread to stop the code it runs.
+
+    It derives from ``BaseException`` so that ``except Exception`` does not catch it. Code
+    that catches it anyway is stopped again: while a stop is pending, every new line of
+    user code raises it once more.
+    """
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        control = _controls.get(_get_ident())
+        if control is not None and control.stopping():
+            _arm_stop_tracer(sys._getframe(1))
+
+
+def _stop_tracer(frame, event, arg):
+    if frame.f_code.co_filename == RUNTIME_FILE:
+        return None
+    control = _controls.get(_get_ident())
+    if control is None or not control.stopping():
+        sys.settrace(None)
+        return None
+    raise StopExecution()
+
+
+def _arm_stop_tracer(frame):
+    # A trace function that raises turns tracing off for the thread, so each armed
+    # tracer unwinds at least one handler; the host re-raises every few milliseconds.
+    while frame is not None and frame.f_code is not _RUN_CODE:
+        if frame.f_code.co_filename != RUNTIME_FILE:
+            frame.f_trace = _stop_tracer
+        frame = frame.f_back
+    sys.settrace(_stop_tracer)
+
+
+def disarm_stop():
+    """Called by the host once a run is over; cheap when nothing was armed."""
+    if sys.gettrace() is _stop_tracer:
+        sys.settrace(None)
+
+
+# ---------------------------------------------------------------------------
+# Output routing
+
+
+class _SessionStream(io.TextIOBase):
+    """A process-wide ``sys.stdout``/``sys.stderr`` that routes by thread."""
+
+    def __init__(self, stream, fallback, name):
+        super().__init__()
+        self._stream = stream
+        self._fallback = fallback
+        self._name = name
+        self.buffer = _SessionBuffer(self)
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    @property
+    def errors(self):
+        return "replace"
+
+    @property
+    def line_buffering(self):
+        return True
+
+    def write(self, s):
+        owner = _owners.get(_get_ident())
+        if owner is None:
+            if self._fallback is None:
+                return len(s)
+            return self._fallback.write(s)
+        if type(s) is not str:
+            if not isinstance(s, str):
+                raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+            s = str(s)
+        owner.capture.write(self._stream, s)
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if _owners.get(_get_ident()) is None and self._fallback is not None:
+            self._fallback.flush()
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation(
+            "fileno: session output is captured in-process and has no file descriptor"
+        )
+
+    def close(self):
+        # Shared by every session: closing it would silence all of them.
+        pass
+
+    @property
+    def closed(self):
+        return False
+
+
+class _SessionBuffer(io.RawIOBase):
+    """``sys.stdout.buffer``: bytes are decoded as UTF-8 with replacement."""
+
+    def __init__(self, text):
+        super().__init__()
+        self._text = text
+
+    def write(self, b):
+        owner = _owners.get(_get_ident())
+        data = bytes(b)
+        if owner is None:
+            fallback = self._text._fallback
+            if fallback is not None and hasattr(fallback, "buffer"):
+                return fallback.buffer.write(data)
+            return len(data)
+        owner.capture.write_bytes(self._text._stream, data)
+        return len(data)
+
+    def writable(self):
+        return True
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+    @property
+    def closed(self):
+        return False
+
+    def fileno(self):
+        return self._text.fileno()
+
+
+class _NoStdin(io.TextIOBase):
+    """``sys.stdin`` for session threads: always at end of file, never blocks."""
+
+    def __init__(self, fallback):
+        super().__init__()
+        self._fallback = fallback
+
+    def _host(self):
+        return self._fallback if _owners.get(_get_ident()) is None else None
+
+    def read(self, size=-1):
+        host = self._host()
+        return host.read(size) if host is not None else ""
+
+    def readline(self, size=-1):
+        host = self._host()
+        return host.readline(size) if host is not None else ""
+
+    def readable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def close(self):
+        # exit() and quit() close stdin before raising SystemExit.
+        pass
+
+    @property
+    def closed(self):
+        return False
+
+
+_original_input = builtins.input
+
+
+def _input(prompt=""):
+    if _owners.get(_get_ident()) is None:
+        return _original_input(prompt)
+    raise EOFError(
+        "input() is not available: a pysession session has no standard input; "
+        "pass data in with code or variables instead"
+    )
+
+
+_real_sleep = time.sleep
+
+
+def _sleep(seconds):
+    control = _controls.get(_get_ident())
+    if control is None:
+        return _real_sleep(seconds)
+    control.sleep(seconds)
+
+
+_original_thread_start = threading.Thread.start
+
+
+def _thread_start(self):
+    owner = _owners.get(_get_ident())
+    if owner is not None:
+        run = self.run
+
+        def _owned_run():
+            ident = _get_ident()
+            _owners[ident] = owner
+            try:
+                run()
+            finally:
+                _owners.pop(ident, None)
+
+        self.run = _owned_run
+    return _original_thread_start(self)
+
+
+_stdout = None
+_stderr = None
+_stdin = None
+
+
+def install():
+    """Install the routing streams and hooks; the host calls this once per process."""
+    global _stdout, _stderr, _stdin
+    _stdout = _SessionStream(1, sys.stdout, "<stdout>")
+    _stderr = _SessionStream(2, sys.stderr, "<stderr>")
+    _stdin = _NoStdin(sys.stdin)
+    _restore_streams()
+    builtins.input = _input
+    time.sleep = _sleep
+    threading.Thread.start = _thread_start
+    if not getattr(sys, "argv", None):
+        sys.argv = [""]
+    if "" not in sys.path:
+        # Like `python` and notebooks: modules in the working directory import.
+        sys.path.insert(0, "")
+
+
+def _restore_streams():
+    if sys.stdout is not _stdout:
+        sys.stdout = _stdout
+    if sys.stderr is not _stderr:
+        sys.stderr = _stderr
+    if sys.stdin is not _stdin:
+        sys.stdin = _stdin
+
+
+def add_site_dir(path):
+    """Make a virtual environment's packages importable."""
+    import site
+
+    site.addsitedir(path)
+
+
+# ---------------------------------------------------------------------------
+# Sessions
+
+
+class SessionState:
+    """One session's namespace, output capture and run control."""
+
+    __slots__ = ("ns", "capture", "control", "loop", "filenames", "__weakref__")
+
+    def __init__(self, capture, control):
+        self.capture = capture
+        self.control = control
+        self.loop = None
+        self.filenames = []
+        self.ns = _fresh_namespace()
+
+    def reset(self):
+        """Fresh state: a new namespace, the old one's event loop closed."""
+        self.close()
+        self.ns = _fresh_namespace()
+
+    def close(self):
+        for name in self.filenames:
+            linecache.cache.pop(name, None)
+        self.filenames = []
+        loop, self.loop = self.loop, None
+        if loop is not None and not loop.is_running():
+            try:
+                loop.close()
+            except Exception:
+                pass
+        self.ns.clear()
+
+    def run(self, code):
+        """Run one cell. Returns ``(status, value_repr, error)``.
+
+        ``status`` is ``"ok"``, ``"error"`` or ``"stopped"``; ``error`` is
+        ``(type_name, message, traceback_text)`` or None.
+        """
+        _restore_streams()
+        filename = f"<cell {next(_cell_counter)}>"
+        try:
+            try:
+                tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | _FLAGS, dont_inherit=True)
+            except (SyntaxError, ValueError) as e:
+                self._remember_source(filename, code)
+                return ("error", None, _describe(e))
+            self._remember_source(filename, code)
+            body = tree.body
+            last = None
+            if body and isinstance(body[-1], ast.Expr):
+                last = ast.Expression(body.pop().value)
+            if body:
+                self._run_code(compile(tree, filename, "exec", _FLAGS, dont_inherit=True))
+            if last is None:
+                return ("ok", None, None)
+            value = self._run_code(compile(last, filename, "eval", _FLAGS, dont_inherit=True))
+            return ("ok", None if value is None else repr(value), None)
+        except StopExecution as e:
+            return ("stopped", None, _describe(e))
+        except BaseException as e:
+            return ("error", None, _describe(e))
+
+    def _run_code(self, code):
+        if code.co_flags & _CO_COROUTINE:
+            return self._event_loop().run_until_complete(eval(code, self.ns))
+        return eval(code, self.ns)
+
+    def _event_loop(self):
+        if self.loop is None or self.loop.is_closed():
+            import asyncio
+
+            self.loop = asyncio.new_event_loop()
+        return self.loop
+
+    def _remember_source(self, filename, code):
+        lines = code.splitlines(keepends=True)
+        linecache.cache[filename] = (len(code), None, lines, filename)
+        self.filenames.append(filename)
+
+
+_RUN_CODE = SessionState._run_code.__code__
+
+
+def _fresh_namespace():
+    return {
+        "__name__": "__main__",
+        "__doc__": None,
+        "__package__": None,
+        "__spec__": None,
+        "__loader__": None,
+        "__builtins__": builtins,
+    }
+
+
+def new_session(capture, control):
+    return SessionState(capture, control)
+
+
+def bind_thread(state):
+    """Make the calling thread a session worker: its output and waits are the session's."""
+    ident = _get_ident()
+    _owners[ident] = state
+    _controls[ident] = state.control
+
+
+def unbind_thread():
+    ident = _get_ident()
+    _owners.pop(ident, None)
+    _controls.pop(ident, None)
+
+
+def run_startup(state, code):
+    """Run startup code; returns None or the error tuple."""
+    status, _, error = state.run(code)
+    return None if status == "ok" else error
+
+
+# ---------------------------------------------------------------------------
+# Tracebacks
+
+
+def _describe(exc):
+    message = str(exc)
+    if isinstance(exc, SyntaxError):
+        message = _syntax_message(exc)
+    return (type(exc).__name__, message, _format(exc))
+
+
+def _syntax_message(exc):
+    text = exc.msg or "invalid syntax"
+    where = []
+    if exc.lineno is not None:
+        where.append(f"line {exc.lineno}")
+    line = (exc.text or "").strip()
+    if line:
+        where.append(line)
+    return f"{text} ({': '.join(where)})" if where else text
+
+
+def _format(exc):
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        _strip_runtime_frames(te, set())
+        return "".join(te.format())
+    except Exception:
+        return "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def _strip_runtime_frames(te, seen):
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    frames = [f for f in te.stack if f.filename != RUNTIME_FILE]
+    if len(frames) != len(te.stack):
+        te.stack = traceback.StackSummary.from_list(frames)
+    for linked in (te.__cause__, te.__context__):
+        if linked is not None:
+            _strip_runtime_frames(linked, seen)
+    for sub in getattr(te, "exceptions", None) or ():
+        _strip_runtime_frames(sub, seen)

@@ -1,0 +1,367 @@
+//! Bounded output capture, shared by the Python streams (which write) and the session
+//! (which reads, with or without the interpreter).
+//!
+//! Output is bounded where it is produced: each stream keeps a head and a tail of at
+//! most `limit` bytes in all and counts what fell between, so a flood costs a fixed
+//! amount of memory however long it runs.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pyo3::prelude::*;
+
+/// One stream's text, bounded to a head and a tail.
+#[derive(Debug)]
+pub(crate) struct Bounded {
+    head: String,
+    tail: String,
+    cut: u64,
+    head_cap: usize,
+    tail_cap: usize,
+    /// The start of a UTF-8 sequence that a byte write left unfinished.
+    pending: Vec<u8>,
+}
+
+impl Bounded {
+    pub(crate) fn new(limit: usize) -> Self {
+        let head_cap = limit / 2;
+        Bounded {
+            head: String::new(),
+            tail: String::new(),
+            cut: 0,
+            head_cap,
+            tail_cap: limit - head_cap,
+            pending: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push_str(&mut self, s: &str) {
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.append('\u{FFFD}'.encode_utf8(&mut [0; 4]));
+        }
+        self.append(s);
+    }
+
+    /// Appends bytes decoded as UTF-8, invalid sequences replaced by U+FFFD; a sequence
+    /// split across two writes is joined.
+    pub(crate) fn push_bytes(&mut self, data: &[u8]) {
+        let joined;
+        let mut rest: &[u8] = if self.pending.is_empty() {
+            data
+        } else {
+            let mut buf = std::mem::take(&mut self.pending);
+            buf.extend_from_slice(data);
+            joined = buf;
+            &joined
+        };
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    self.append(valid);
+                    return;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    // from_utf8 just checked this prefix.
+                    self.append(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            self.append("\u{FFFD}");
+                            rest = &after[n..];
+                        }
+                        None => {
+                            self.pending = after.to_vec();
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn append(&mut self, mut s: &str) {
+        if self.cut == 0 && self.tail.is_empty() {
+            let room = self.head_cap - self.head.len();
+            if s.len() <= room {
+                self.head.push_str(s);
+                return;
+            }
+            let split = floor_char_boundary(s, room);
+            self.head.push_str(&s[..split]);
+            s = &s[split..];
+        }
+        if s.len() >= self.tail_cap {
+            let keep_from = ceil_char_boundary(s, s.len() - self.tail_cap);
+            self.cut += (self.tail.len() + keep_from) as u64;
+            self.tail.clear();
+            self.tail.push_str(&s[keep_from..]);
+        } else {
+            self.tail.push_str(s);
+            // Trimming only past twice the cap keeps appends amortised O(1).
+            if self.tail.len() > 2 * self.tail_cap.max(64) {
+                self.trim_tail();
+            }
+        }
+    }
+
+    fn trim_tail(&mut self) {
+        if self.tail.len() > self.tail_cap {
+            let from = ceil_char_boundary(&self.tail, self.tail.len() - self.tail_cap);
+            self.cut += from as u64;
+            self.tail.drain(..from);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_empty() && self.tail.is_empty() && self.pending.is_empty()
+    }
+
+    /// The text kept, with a marker where bytes were cut, and the number of bytes cut.
+    pub(crate) fn finish(mut self) -> (String, u64) {
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.append("\u{FFFD}");
+        }
+        self.trim_tail();
+        if self.cut == 0 {
+            self.head.push_str(&self.tail);
+            return (self.head, 0);
+        }
+        let mut out = self.head;
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "[... {} bytes of output cut here: over the output limit of {} bytes ...]\n",
+            self.cut,
+            self.head_cap + self.tail_cap
+        ));
+        out.push_str(&self.tail);
+        (out, self.cut)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Truncates `text` the way output is truncated; used for long reprs.
+pub(crate) fn bound_text(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut b = Bounded::new(limit);
+    b.push_str(&text);
+    b.finish().0
+}
+
+/// What one run wrote.
+#[derive(Debug)]
+pub(crate) struct RunOutput {
+    pub stdout: (String, u64),
+    pub stderr: (String, u64),
+}
+
+#[derive(Debug)]
+struct Streams {
+    out: Bounded,
+    err: Bounded,
+}
+
+impl Streams {
+    fn new(limit: usize) -> Self {
+        Streams {
+            out: Bounded::new(limit),
+            err: Bounded::new(limit),
+        }
+    }
+
+    fn get(&mut self, stream: u8) -> &mut Bounded {
+        if stream == 2 {
+            &mut self.err
+        } else {
+            &mut self.out
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CaptureState {
+    /// Output of the run in progress, if any.
+    run: Option<Streams>,
+    /// Output written while no run was in progress.
+    background: Streams,
+}
+
+/// A session's output, shared by every incarnation of its worker.
+#[derive(Debug)]
+pub(crate) struct CaptureShared {
+    limit: usize,
+    state: Mutex<CaptureState>,
+}
+
+impl CaptureShared {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(CaptureShared {
+            limit,
+            state: Mutex::new(CaptureState {
+                run: None,
+                background: Streams::new(limit),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CaptureState> {
+        // A panic while holding this lock leaves plain buffers behind: still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with_stream(&self, stream: u8, f: impl FnOnce(&mut Bounded)) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let streams = state.run.as_mut().unwrap_or(&mut state.background);
+        f(streams.get(stream));
+    }
+
+    /// Starts collecting a run's output; returns what was written since the last run.
+    pub(crate) fn begin_run(&self) -> RunOutput {
+        let mut state = self.lock();
+        state.run = Some(Streams::new(self.limit));
+        let bg = std::mem::replace(&mut state.background, Streams::new(self.limit));
+        RunOutput {
+            stdout: bg.out.finish(),
+            stderr: bg.err.finish(),
+        }
+    }
+
+    /// Ends the run in progress and returns its output.
+    pub(crate) fn end_run(&self) -> RunOutput {
+        let run = self.lock().run.take();
+        let run = run.unwrap_or_else(|| Streams::new(self.limit));
+        RunOutput {
+            stdout: run.out.finish(),
+            stderr: run.err.finish(),
+        }
+    }
+
+    /// Adds a message of the runtime's own to the session's output.
+    pub(crate) fn note(&self, stream: u8, text: &str) {
+        self.with_stream(stream, |b| b.push_str(text));
+    }
+
+    /// True when something is waiting in the background buffers.
+    #[cfg(test)]
+    pub(crate) fn has_background(&self) -> bool {
+        let state = self.lock();
+        !state.background.out.is_empty() || !state.background.err.is_empty()
+    }
+}
+
+/// The Python face of [`CaptureShared`]: what `sys.stdout.write` calls.
+#[pyclass(frozen, module = "pysession")]
+pub(crate) struct Capture(pub Arc<CaptureShared>);
+
+#[pymethods]
+impl Capture {
+    fn write(&self, stream: u8, text: &str) {
+        self.0.with_stream(stream, |b| b.push_str(text));
+    }
+
+    fn write_bytes(&self, stream: u8, data: &[u8]) {
+        self.0.with_stream(stream, |b| b.push_bytes(data));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(limit: usize, writes: &[&str]) -> (String, u64) {
+        let mut b = Bounded::new(limit);
+        for w in writes {
+            b.push_str(w);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn output_under_the_limit_is_exact() {
+        assert_eq!(
+            collect(10, &["abc", "de", "fghij"]),
+            ("abcdefghij".into(), 0)
+        );
+    }
+
+    #[test]
+    fn output_over_the_limit_keeps_head_and_tail() {
+        let (text, cut) = collect(10, &["01234", "56789", "abcdefghij"]);
+        assert_eq!(cut, 10);
+        assert!(
+            text.starts_with("01234\n[... 10 bytes of output cut"),
+            "{text}"
+        );
+        assert!(text.ends_with("...]\nfghij"), "{text}");
+    }
+
+    #[test]
+    fn one_huge_write_is_bounded() {
+        let big = "x".repeat(1 << 20);
+        let (text, cut) = collect(100, &[&big]);
+        assert_eq!(cut, (1 << 20) - 100);
+        assert!(text.len() < 300);
+    }
+
+    #[test]
+    fn many_small_writes_stay_bounded() {
+        let mut b = Bounded::new(1000);
+        for _ in 0..100_000 {
+            b.push_str("line\n");
+            assert!(b.head.len() + b.tail.len() <= 1000 + 2 * 1000);
+        }
+        let (_, cut) = b.finish();
+        assert_eq!(cut, 500_000 - 1000);
+    }
+
+    #[test]
+    fn cuts_respect_char_boundaries() {
+        let (text, _) = collect(7, &["ééééééééé"]);
+        assert!(text.contains("bytes of output cut"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_split_sequences_are_joined() {
+        let mut b = Bounded::new(100);
+        b.push_bytes(b"a\xffb");
+        let e = "é".as_bytes();
+        b.push_bytes(&e[..1]);
+        b.push_bytes(&e[1..]);
+        b.push_bytes(&e[..1]);
+        b.push_str("!");
+        assert_eq!(b.finish().0, "a\u{FFFD}bé\u{FFFD}!");
+    }
+
+    #[test]
+    fn writes_between_runs_go_to_background() {
+        let c = CaptureShared::new(100);
+        c.with_stream(1, |b| b.push_str("late"));
+        assert!(c.has_background());
+        let bg = c.begin_run();
+        assert_eq!(bg.stdout.0, "late");
+        c.with_stream(1, |b| b.push_str("now"));
+        assert_eq!(c.end_run().stdout.0, "now");
+    }
+}

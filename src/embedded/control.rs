@@ -1,0 +1,138 @@
+//! Run bookkeeping shared by the caller, the worker and the watchdog: who may still
+//! start, stop or give up on a run, decided by compare-and-swap so that exactly one
+//! side wins each race.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
+/// Abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    /// Sent, not yet started by the worker.
+    Pending = 0,
+    /// The worker runs the code.
+    Running = 1,
+    /// The code is over; the worker is building the reply.
+    Finishing = 2,
+    /// The caller gave up before the code started; it never will.
+    Cancelled = 3,
+    /// The caller gave up on running code; its worker is to be discarded.
+    Abandoned = 4,
+}
+
+/// One run's phase.
+#[derive(Debug)]
+pub(crate) struct Ticket(AtomicU8);
+
+impl Ticket {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Ticket(AtomicU8::new(Phase::Pending as u8)))
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        match self.0.load(Ordering::Acquire) {
+            0 => Phase::Pending,
+            1 => Phase::Running,
+            2 => Phase::Finishing,
+            3 => Phase::Cancelled,
+            _ => Phase::Abandoned,
+        }
+    }
+
+    /// Moves from `from` to `to`; false when another side moved first.
+    pub(crate) fn advance(&self, from: Phase, to: Phase) -> bool {
+        self.0
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Per-worker run control: which run is current and whether it is being stopped.
+/// Shared with Python as [`RunControl`], read without the interpreter by the caller.
+#[derive(Debug, Default)]
+pub(crate) struct ControlShared {
+    current: AtomicU64,
+    stopping: AtomicU64,
+    wake: Mutex<()>,
+    cv: Condvar,
+}
+
+impl ControlShared {
+    pub(crate) fn begin(&self, run: u64) {
+        self.current.store(run, Ordering::Release);
+    }
+
+    /// Asks the current run (if it is `run`) to stop: wakes its interruptible waits and
+    /// makes them, and the stop tracer, raise.
+    pub(crate) fn request_stop(&self, run: u64) {
+        self.stopping.store(run, Ordering::Release);
+        let _guard = self.wake.lock().unwrap_or_else(|p| p.into_inner());
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        let current = self.current.load(Ordering::Acquire);
+        current != 0 && self.stopping.load(Ordering::Acquire) == current
+    }
+
+    /// Waits up to `duration`, returning early (true) if the run is asked to stop.
+    fn wait(&self, duration: Duration) -> bool {
+        let deadline = Instant::now().checked_add(duration);
+        let mut guard = self.wake.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.stop_requested() {
+                return true;
+            }
+            let now = Instant::now();
+            let left = match deadline {
+                Some(d) if d > now => d - now,
+                Some(_) => return false,
+                None => Duration::from_secs(3600),
+            };
+            guard = match self.cv.wait_timeout(guard, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
+
+/// The Python face of [`ControlShared`]: `time.sleep` in a worker thread calls `sleep`.
+#[pyclass(frozen, module = "pysession")]
+pub(crate) struct RunControl {
+    pub shared: Arc<ControlShared>,
+    pub stop_exception: Py<PyType>,
+}
+
+#[pymethods]
+impl RunControl {
+    fn sleep(&self, py: Python<'_>, seconds: f64) -> PyResult<()> {
+        if seconds.is_nan() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "Invalid value NaN (not a number)",
+            ));
+        }
+        if seconds < 0.0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "sleep length must be non-negative",
+            ));
+        }
+        let duration = Duration::try_from_secs_f64(seconds)
+            .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("sleep length is too large"))?;
+        let shared = &self.shared;
+        if py.detach(|| shared.wait(duration)) {
+            return Err(PyErr::from_type(self.stop_exception.bind(py).clone(), ()));
+        }
+        Ok(())
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.stop_requested()
+    }
+}

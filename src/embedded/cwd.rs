@@ -1,0 +1,86 @@
+//! The process has one working directory; sessions have their own. Runs of sessions
+//! that want the same directory go on together; a run that wants another waits until
+//! they are over, then moves the process there.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::control::{Phase, Ticket};
+
+struct GateState {
+    dir: Option<PathBuf>,
+    holders: usize,
+}
+
+static GATE: Mutex<GateState> = Mutex::new(GateState {
+    dir: None,
+    holders: 0,
+});
+static TURN: Condvar = Condvar::new();
+
+fn lock() -> MutexGuard<'static, GateState> {
+    GATE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Why a run could not enter its working directory.
+pub(crate) enum Refused {
+    /// The caller gave up while the run waited for its turn.
+    Cancelled,
+    /// The directory cannot be entered.
+    Missing(String),
+}
+
+/// Holds the process in a session's working directory while its code runs.
+pub(crate) struct CwdTurn(());
+
+impl CwdTurn {
+    /// Waits for the process to be free to move to `dir` (or to be there already).
+    pub(crate) fn enter(dir: &Path, ticket: &Ticket) -> Result<CwdTurn, Refused> {
+        let mut state = lock();
+        loop {
+            if state.holders == 0 {
+                let here = std::env::current_dir().ok();
+                if here.as_deref() != Some(dir) {
+                    std::env::set_current_dir(dir).map_err(|e| {
+                        Refused::Missing(format!(
+                            "working directory {} cannot be entered: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                state.dir = Some(dir.to_path_buf());
+                state.holders = 1;
+                return Ok(CwdTurn(()));
+            }
+            if state.dir.as_deref() == Some(dir) {
+                state.holders += 1;
+                return Ok(CwdTurn(()));
+            }
+            if ticket.phase() == Phase::Cancelled {
+                return Err(Refused::Cancelled);
+            }
+            state = match TURN.wait_timeout(state, Duration::from_millis(10)) {
+                Ok((s, _)) => s,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// Ends the turn; returns the directory the code left the process in, so that the
+    /// session's next run starts there (`os.chdir` persists within a session).
+    pub(crate) fn leave(self) -> Option<PathBuf> {
+        std::env::current_dir().ok()
+    }
+}
+
+impl Drop for CwdTurn {
+    fn drop(&mut self) {
+        let mut state = lock();
+        state.holders = state.holders.saturating_sub(1);
+        if state.holders == 0 {
+            state.dir = None;
+            TURN.notify_all();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The one interpreter of the process: initialised once, never finalised, with the
+//! Python-side runtime (`python/pysession_runtime.py`) loaded into it.
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyModule, PyType};
+
+use crate::Error;
+
+const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
+
+/// Handles into the loaded runtime module.
+pub(crate) struct Runtime {
+    pub module: Py<PyModule>,
+    pub stop_exception: Py<PyType>,
+    pub version: (u8, u8),
+}
+
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+static SITE_DIRS: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// The runtime, initialising the interpreter on first use.
+pub(crate) fn runtime() -> Result<&'static Runtime, Error> {
+    RUNTIME
+        .get_or_init(|| {
+            Python::initialize();
+            Python::attach(load).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Interpreter(e.clone()))
+}
+
+fn load(py: Python<'_>) -> PyResult<Runtime> {
+    let source = CString::new(RUNTIME_SOURCE)?;
+    let module = PyModule::from_code(py, &source, c"<pysession-runtime>", c"pysession_runtime")?;
+    module.call_method0("install")?;
+    let stop_exception = module
+        .getattr("StopExecution")?
+        .cast_into::<PyType>()?
+        .unbind();
+    let version = py.version_info();
+    Ok(Runtime {
+        module: module.unbind(),
+        stop_exception,
+        version: (version.major, version.minor),
+    })
+}
+
+/// Makes the packages of the environment of `python` importable in this interpreter,
+/// after checking that it is the same Python version.
+pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
+    let rt = runtime()?;
+    if !python.exists() {
+        return Err(Error::NotFound {
+            what: "python_executable",
+            path: python.to_path_buf(),
+        });
+    }
+    let probe = "import json, site, sys; print(json.dumps([sys.version_info[0], \
+                 sys.version_info[1], site.getsitepackages()]))";
+    let out = Command::new(python)
+        .args(["-I", "-c", probe])
+        .output()
+        .map_err(|e| {
+            Error::Config(format!(
+                "cannot run python_executable {}: {e}",
+                python.display()
+            ))
+        })?;
+    if !out.status.success() {
+        return Err(Error::Config(format!(
+            "python_executable {} failed to report its version: {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let (major, minor, dirs): (u8, u8, Vec<PathBuf>) = serde_json::from_slice(&out.stdout)
+        .map_err(|e| {
+            Error::Config(format!(
+                "python_executable {} gave an unreadable answer: {e}",
+                python.display()
+            ))
+        })?;
+    if (major, minor) != rt.version {
+        return Err(Error::Config(format!(
+            "python_executable {} is Python {major}.{minor}, but the embedded interpreter is \
+             Python {}.{}: an embedded session can only use packages built for its own \
+             version. Make the virtual environment with Python {}.{}, build pysession with \
+             PYO3_PYTHON pointing at Python {major}.{minor}, or use a subprocess session.",
+            python.display(),
+            rt.version.0,
+            rt.version.1,
+            rt.version.0,
+            rt.version.1,
+        )));
+    }
+    let mut added = SITE_DIRS.lock().unwrap_or_else(|p| p.into_inner());
+    let added = added.get_or_insert_with(HashSet::new);
+    let new: Vec<PathBuf> = dirs.into_iter().filter(|d| !added.contains(d)).collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    Python::attach(|py| -> PyResult<()> {
+        let module = rt.module.bind(py);
+        for dir in &new {
+            module.call_method1("add_site_dir", (dir,))?;
+        }
+        Ok(())
+    })
+    .map_err(|e| {
+        Error::Config(format!(
+            "cannot add the packages of {}: {e}",
+            python.display()
+        ))
+    })?;
+    added.extend(new);
+    Ok(())
+}

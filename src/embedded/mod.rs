@@ -1,0 +1,258 @@
+//! The embedded backend: sessions on dedicated threads inside this process's one
+//! interpreter.
+
+mod capture;
+mod control;
+mod cwd;
+mod ffi;
+mod interp;
+mod watchdog;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, RecvTimeoutError};
+
+use self::capture::CaptureShared;
+use self::control::{Phase, Ticket};
+use self::interp::Runtime;
+use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
+use crate::result::{ExecutionResult, PythonError, Status};
+use crate::session::{human, Config};
+use crate::Error;
+
+/// One running embedded session.
+pub(crate) struct Embedded {
+    rt: &'static Runtime,
+    cfg: Arc<WorkerConfig>,
+    grace: Duration,
+    capture: Arc<CaptureShared>,
+    worker: Mutex<Option<Worker>>,
+    next_run: AtomicU64,
+}
+
+impl Embedded {
+    /// Starts a worker and runs the startup code in it.
+    pub(crate) fn start(config: &Config) -> Result<Embedded, Error> {
+        let rt = interp::runtime()?;
+        if let Some(python) = &config.python_executable {
+            interp::use_environment(python)?;
+        }
+        let working_directory = resolve_directory(config.working_directory.as_ref())?;
+        let cfg = Arc::new(WorkerConfig {
+            startup_code: config.startup_code.clone(),
+            output_limit: config.output_limit,
+            working_directory,
+        });
+        let capture = CaptureShared::new(config.output_limit);
+        let worker = Worker::spawn(rt, cfg.clone(), capture.clone())
+            .map_err(|e| Error::Interpreter(format!("cannot start a session thread: {e}")))?;
+        let session = Embedded {
+            rt,
+            cfg,
+            grace: config.grace_period,
+            capture,
+            worker: Mutex::new(Some(worker)),
+            next_run: AtomicU64::new(1),
+        };
+        let result = session.run(Job::Startup, config.timeout)?;
+        if let Err(e) = startup_outcome(result) {
+            session.stop();
+            return Err(e);
+        }
+        Ok(session)
+    }
+
+    pub(crate) fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
+        self.run(Job::Execute(code.to_owned()), timeout)
+    }
+
+    /// Fresh namespace and startup code, on the same thread. Startup code that fails
+    /// leaves the session stopped (the caller sees to that).
+    pub(crate) fn restart(&self, timeout: Duration) -> Result<(), Error> {
+        startup_outcome(self.run(Job::Restart, timeout)?)
+    }
+
+    /// Ends the worker, waiting at most the grace period for it.
+    pub(crate) fn stop(&self) {
+        if let Some(worker) = self.lock_worker().take() {
+            worker.shut_down(self.grace);
+        }
+    }
+
+    fn lock_worker(&self) -> MutexGuard<'_, Option<Worker>> {
+        self.worker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends a job and waits for it: until the deadline, then (if the code is running)
+    /// a grace period while it is stopped, then no longer: the worker is abandoned and
+    /// replaced.
+    fn run(&self, job: Job, timeout: Duration) -> Result<ExecutionResult, Error> {
+        let begun = Instant::now();
+        let run = self.next_run.fetch_add(1, Ordering::Relaxed);
+        let ticket = Ticket::new();
+        let (reply, replies) = bounded(1);
+        let (thread, control) = {
+            let worker = self.lock_worker();
+            let worker = worker.as_ref().ok_or(Error::NotRunning)?;
+            let request = Request {
+                job,
+                run,
+                ticket: ticket.clone(),
+                timeout,
+                reply,
+            };
+            worker
+                .tx
+                .send(Msg::Run(request))
+                .map_err(|_| Error::NotRunning)?;
+            (worker.thread.clone(), worker.control.clone())
+        };
+        let deadline = begun.checked_add(timeout);
+        let first = match deadline {
+            Some(d) => replies.recv_deadline(d),
+            None => replies.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let mut result = match first {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
+            Err(RecvTimeoutError::Timeout) => {
+                if ticket.advance(Phase::Pending, Phase::Cancelled) {
+                    not_started(timeout)
+                } else {
+                    control.request_stop(run);
+                    watchdog::stop(thread, ticket.clone());
+                    let last = Instant::now() + self.grace;
+                    match replies.recv_deadline(last) {
+                        Ok(r) => r,
+                        Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
+                        Err(RecvTimeoutError::Timeout) => {
+                            if ticket.advance(Phase::Running, Phase::Abandoned) {
+                                self.abandon(timeout)
+                            } else {
+                                // Finishing: the reply is being built right now.
+                                replies.recv().map_err(|_| worker_gone())?
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        result.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+        Ok(result)
+    }
+
+    /// Gives up on the worker whose code would not stop, starts a fresh one in its
+    /// place, and says so. The old thread ends by itself once its code returns to
+    /// Python; until then it may hold the interpreter, and the new worker (like every
+    /// other session) waits for it.
+    fn abandon(&self, timeout: Duration) -> ExecutionResult {
+        let output = self.capture.end_run();
+        let replacement = Worker::spawn(self.rt, self.cfg.clone(), self.capture.clone());
+        let mut slot = self.lock_worker();
+        let restarted = match replacement {
+            Ok(worker) => {
+                let (reply, _) = bounded(1);
+                let _ = worker.tx.send(Msg::Run(Request {
+                    job: Job::Startup,
+                    run: self.next_run.fetch_add(1, Ordering::Relaxed),
+                    ticket: Ticket::new(),
+                    timeout,
+                    reply,
+                }));
+                *slot = Some(worker);
+                "the session was restarted with fresh state (startup code re-run)"
+            }
+            Err(_) => {
+                *slot = None;
+                "the session could not be restarted (no thread could be started) and is stopped"
+            }
+        };
+        drop(slot);
+        let mut r = ExecutionResult::empty(Status::Restarted);
+        (r.stdout, r.stdout_truncated_bytes) = output.stdout;
+        (r.stderr, r.stderr_truncated_bytes) = output.stderr;
+        r.error = Some(PythonError {
+            type_name: "SessionRestarted".into(),
+            message: format!(
+                "the code ran past its {} timeout and did not stop within the {} grace period \
+                 (it is probably blocked inside C code that holds the interpreter); {restarted}. \
+                 All variables are lost. Until that code returns, it may keep the interpreter \
+                 busy and other sessions wait.",
+                human(timeout),
+                human(self.grace)
+            ),
+            traceback: String::new(),
+        });
+        r
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn worker_gone() -> Error {
+    Error::Interpreter("the session's thread ended unexpectedly".into())
+}
+
+fn not_started(timeout: Duration) -> ExecutionResult {
+    let mut r = ExecutionResult::empty(Status::Timeout);
+    r.error = Some(PythonError {
+        type_name: "TimeoutError".into(),
+        message: format!(
+            "the code did not start within its {} timeout: the interpreter (or the process's \
+             working directory) was held by code in another session. Nothing ran; the \
+             session's state is kept.",
+            human(timeout)
+        ),
+        traceback: String::new(),
+    });
+    r
+}
+
+fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
+    match result.status {
+        Status::Ok => Ok(()),
+        Status::Restarted => Err(Error::Busy(
+            result
+                .error
+                .map(|e| format!("startup code did not finish: {}", e.message))
+                .unwrap_or_default(),
+        )),
+        _ => Err(Error::Startup(result.error.unwrap_or_else(|| {
+            PythonError {
+                type_name: "RuntimeError".into(),
+                message: format!("startup code ended with status {}", result.status),
+                traceback: String::new(),
+            }
+        }))),
+    }
+}
+
+fn resolve_directory(dir: Option<&PathBuf>) -> Result<PathBuf, Error> {
+    let dir = match dir {
+        Some(d) => d.clone(),
+        None => {
+            return std::env::current_dir().map_err(|e| {
+                Error::Config(format!("the process has no usable working directory: {e}"))
+            })
+        }
+    };
+    match std::fs::canonicalize(&dir) {
+        Ok(abs) if abs.is_dir() => Ok(abs),
+        Ok(_) => Err(Error::Config(format!(
+            "working directory {} is not a directory",
+            dir.display()
+        ))),
+        Err(_) => Err(Error::NotFound {
+            what: "working directory",
+            path: dir,
+        }),
+    }
+}

@@ -1,0 +1,96 @@
+//! The watchdog: one thread per process that raises the stop exception in worker
+//! threads whose run is being stopped, again every few milliseconds while the code
+//! catches it and goes on.
+//!
+//! Raising needs the interpreter, which code stuck in C may hold; so nobody waits on
+//! the watchdog. Callers decide when to give up on their own clocks.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use pyo3::prelude::*;
+
+use super::control::{Phase, Ticket};
+use super::ffi;
+use super::interp;
+
+/// How often a stop is raised again while the code keeps going.
+const REPEAT: Duration = Duration::from_millis(5);
+
+/// What the watchdog needs to know about a worker thread.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerThread {
+    /// `threading.get_ident()` of the worker; 0 until it is up.
+    pub ident: AtomicU64,
+    /// Set once the worker has left Python for good.
+    pub exited: AtomicBool,
+}
+
+struct Target {
+    worker: Arc<WorkerThread>,
+    ticket: Arc<Ticket>,
+}
+
+impl Target {
+    /// Raise while the code runs, and keep raising into an abandoned worker until it
+    /// exits, so that runaway code dies as soon as it gets back to bytecode.
+    fn live(&self) -> bool {
+        match self.ticket.phase() {
+            Phase::Running => true,
+            Phase::Abandoned => !self.worker.exited.load(Ordering::Acquire),
+            _ => false,
+        }
+    }
+}
+
+static WATCHDOG: OnceLock<Sender<Target>> = OnceLock::new();
+
+/// Starts raising the stop exception into `worker` for as long as `ticket` runs.
+pub(crate) fn stop(worker: Arc<WorkerThread>, ticket: Arc<Ticket>) {
+    let tx = WATCHDOG.get_or_init(|| {
+        let (tx, rx) = unbounded();
+        std::thread::Builder::new()
+            .name("pysession-watchdog".into())
+            .spawn(move || watch(rx))
+            .map(|_| ())
+            .unwrap_or_else(|e| eprintln!("pysession: cannot start the watchdog thread: {e}"));
+        tx
+    });
+    // If the watchdog could not start, the caller's own deadline still applies.
+    let _ = tx.send(Target { worker, ticket });
+}
+
+fn watch(rx: Receiver<Target>) {
+    let mut targets: Vec<Target> = Vec::new();
+    loop {
+        let next = if targets.is_empty() {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            rx.recv_timeout(REPEAT)
+        };
+        match next {
+            Ok(t) => targets.push(t),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        targets.extend(rx.try_iter());
+        targets.retain(Target::live);
+        if targets.is_empty() {
+            continue;
+        }
+        let Ok(rt) = interp::runtime() else { return };
+        Python::attach(|py| {
+            let exc = rt.stop_exception.bind(py);
+            for t in &targets {
+                // Checked under the interpreter lock, which the worker also holds when it
+                // leaves Running: so a stop never lands after the run is over.
+                let ident = t.worker.ident.load(Ordering::Acquire);
+                if ident != 0 && t.live() {
+                    ffi::set_async_exc(py, ident, Some(exc));
+                }
+            }
+        });
+    }
+}

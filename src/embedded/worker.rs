@@ -1,0 +1,369 @@
+//! A session's worker thread: owns the namespace, attached to the interpreter only
+//! while it runs code.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use pyo3::intern;
+use pyo3::prelude::*;
+
+use super::capture::{bound_text, Capture, CaptureShared};
+use super::control::{ControlShared, Phase, RunControl, Ticket};
+use super::cwd::{CwdTurn, Refused};
+use super::ffi;
+use super::interp::Runtime;
+use super::watchdog::WorkerThread;
+use crate::result::{ExecutionResult, PythonError, Status};
+
+/// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
+/// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no
+/// memory.
+const STACK_SIZE: usize = 8 << 20;
+
+/// What a run does.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// Run user code.
+    Execute(String),
+    /// Run the startup code in the current namespace.
+    Startup,
+    /// Fresh namespace, then the startup code.
+    Restart,
+}
+
+pub(crate) struct Request {
+    pub job: Job,
+    pub run: u64,
+    pub ticket: Arc<Ticket>,
+    /// Only used to word the result when the code is stopped.
+    pub timeout: Duration,
+    pub reply: Sender<ExecutionResult>,
+}
+
+pub(crate) enum Msg {
+    Run(Request),
+    Stop,
+}
+
+/// What every incarnation of a session's worker starts from.
+#[derive(Debug)]
+pub(crate) struct WorkerConfig {
+    pub startup_code: String,
+    pub output_limit: usize,
+    pub working_directory: PathBuf,
+}
+
+/// The caller's side of one worker thread.
+pub(crate) struct Worker {
+    pub tx: Sender<Msg>,
+    pub thread: Arc<WorkerThread>,
+    pub control: Arc<ControlShared>,
+    join: Option<JoinHandle<()>>,
+    /// Disconnects when the thread is about to end.
+    exited: Receiver<()>,
+}
+
+impl Worker {
+    pub(crate) fn spawn(
+        rt: &'static Runtime,
+        cfg: Arc<WorkerConfig>,
+        capture: Arc<CaptureShared>,
+    ) -> std::io::Result<Worker> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (exit_tx, exited) = bounded::<()>(0);
+        let thread = Arc::new(WorkerThread::default());
+        let control = Arc::new(ControlShared::default());
+        let ctx = Context {
+            rt,
+            cfg,
+            capture,
+            thread: thread.clone(),
+            control: control.clone(),
+        };
+        let join = std::thread::Builder::new()
+            .name("pysession-worker".into())
+            .stack_size(STACK_SIZE)
+            .spawn(move || {
+                let _exit = exit_tx;
+                ctx.main(rx);
+            })?;
+        Ok(Worker {
+            tx,
+            thread,
+            control,
+            join: Some(join),
+            exited,
+        })
+    }
+
+    /// Asks the thread to end and joins it if it does within `wait`. A thread that
+    /// cannot end in time (the interpreter is held by code in C) is left to end on its
+    /// own as soon as it can; it never runs anything again.
+    pub(crate) fn shut_down(mut self, wait: Duration) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Err(RecvTimeoutError::Disconnected) = self.exited.recv_timeout(wait) {
+            if let Some(join) = self.join.take() {
+                let _ = join.join();
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Dropping `tx` ends the thread's loop once it is idle; never block here.
+        if let Some(join) = self.join.take() {
+            if join.is_finished() {
+                let _ = join.join();
+            }
+        }
+    }
+}
+
+struct Context {
+    rt: &'static Runtime,
+    cfg: Arc<WorkerConfig>,
+    capture: Arc<CaptureShared>,
+    thread: Arc<WorkerThread>,
+    control: Arc<ControlShared>,
+}
+
+impl Context {
+    fn main(self, rx: Receiver<Msg>) {
+        Python::attach(|py| {
+            match self.set_up(py) {
+                Ok(state) => {
+                    self.serve(py, &state, &rx);
+                    let module = self.rt.module.bind(py);
+                    // Errors here (a stop landing late) change nothing: the thread ends.
+                    let _ = state.call_method0(intern!(py, "close"));
+                    let _ = module.call_method0(intern!(py, "unbind_thread"));
+                }
+                Err(e) => self.refuse_all(py, &rx, e),
+            }
+            // Under the interpreter lock, like the watchdog's check: no stop can be
+            // raised into this thread (or a later one with the same id) after this.
+            self.thread.exited.store(true, Ordering::Release);
+            ffi::set_async_exc(py, ffi::thread_ident(), None);
+        });
+    }
+
+    fn set_up<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let module = self.rt.module.bind(py);
+        let capture = Bound::new(py, Capture(self.capture.clone()))?;
+        let control = Bound::new(
+            py,
+            RunControl {
+                shared: self.control.clone(),
+                stop_exception: self.rt.stop_exception.clone_ref(py),
+            },
+        )?;
+        let state = module.call_method1(intern!(py, "new_session"), (capture, control))?;
+        module.call_method1(intern!(py, "bind_thread"), (&state,))?;
+        self.thread
+            .ident
+            .store(ffi::thread_ident(), Ordering::Release);
+        Ok(state)
+    }
+
+    /// The interpreter could not give this worker a session: answer every request with
+    /// the reason rather than leave callers waiting.
+    fn refuse_all(&self, py: Python<'_>, rx: &Receiver<Msg>, e: PyErr) {
+        let error = PythonError {
+            type_name: "RuntimeError".into(),
+            message: format!("the session could not be set up: {e}"),
+            traceback: String::new(),
+        };
+        while let Ok(Msg::Run(req)) = py.detach(|| rx.recv()) {
+            if req.ticket.advance(Phase::Pending, Phase::Finishing) {
+                let mut r = ExecutionResult::empty(Status::Error);
+                r.error = Some(error.clone());
+                let _ = req.reply.send(r);
+            }
+        }
+    }
+
+    fn serve(&self, py: Python<'_>, state: &Bound<'_, PyAny>, rx: &Receiver<Msg>) {
+        let mut cwd = self.cfg.working_directory.clone();
+        loop {
+            let (req, turn) = {
+                let cwd = &cwd;
+                let cfg = &self.cfg;
+                let next = py.detach(|| match rx.recv() {
+                    Ok(Msg::Run(req)) => {
+                        let dir = match req.job {
+                            Job::Restart => &cfg.working_directory,
+                            _ => cwd,
+                        };
+                        let turn = CwdTurn::enter(dir, &req.ticket);
+                        Some((req, turn))
+                    }
+                    Ok(Msg::Stop) | Err(_) => None,
+                });
+                match next {
+                    Some(next) => next,
+                    None => return,
+                }
+            };
+            let turn = match turn {
+                Ok(turn) => turn,
+                Err(Refused::Cancelled) => continue,
+                Err(Refused::Missing(message)) => {
+                    if req.ticket.advance(Phase::Pending, Phase::Finishing) {
+                        let mut r = ExecutionResult::empty(Status::Error);
+                        r.error = Some(PythonError {
+                            type_name: "FileNotFoundError".into(),
+                            message,
+                            traceback: String::new(),
+                        });
+                        let _ = req.reply.send(r);
+                    }
+                    continue;
+                }
+            };
+            if !req.ticket.advance(Phase::Pending, Phase::Running) {
+                continue;
+            }
+            if matches!(req.job, Job::Restart) {
+                cwd = self.cfg.working_directory.clone();
+            }
+            match self.run(py, state, &req) {
+                Some(result) => {
+                    if let Some(dir) = turn.leave() {
+                        cwd = dir;
+                    }
+                    if req.reply.send(result.clone()).is_err() && matches!(req.job, Job::Startup) {
+                        self.report_unseen_startup_failure(&result);
+                    }
+                }
+                // The caller gave up on this worker: a fresh one has taken its place.
+                None => return,
+            }
+        }
+    }
+
+    /// Runs one job. `None` when the caller abandoned the run meanwhile.
+    fn run(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        req: &Request,
+    ) -> Option<ExecutionResult> {
+        let background = self.capture.begin_run();
+        self.control.begin(req.run);
+        let outcome = match &req.job {
+            Job::Execute(code) => state.call_method1(intern!(py, "run"), (code,)),
+            Job::Startup => self.startup(py, state),
+            Job::Restart => state
+                .call_method0(intern!(py, "reset"))
+                .and_then(|_| self.startup(py, state)),
+        };
+        let stopped = self.control.stop_requested();
+        // Leaving Running under the interpreter lock: the watchdog raises no more.
+        if !req.ticket.advance(Phase::Running, Phase::Finishing) {
+            return None;
+        }
+        self.control.begin(0);
+        if stopped {
+            ffi::set_async_exc(py, ffi::thread_ident(), None);
+            let _ = self
+                .rt
+                .module
+                .bind(py)
+                .call_method0(intern!(py, "disarm_stop"));
+        }
+        let output = self.capture.end_run();
+        let mut r = self.to_result(py, outcome, req);
+        (r.stdout, r.stdout_truncated_bytes) = output.stdout;
+        (r.stderr, r.stderr_truncated_bytes) = output.stderr;
+        r.background_stdout = background.stdout.0;
+        r.background_stderr = background.stderr.0;
+        Some(r)
+    }
+
+    fn startup<'py>(
+        &self,
+        py: Python<'py>,
+        state: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if self.cfg.startup_code.is_empty() {
+            return Ok(py.None().into_bound(py));
+        }
+        state.call_method1(intern!(py, "run"), (&self.cfg.startup_code,))
+    }
+
+    fn to_result(
+        &self,
+        py: Python<'_>,
+        outcome: PyResult<Bound<'_, PyAny>>,
+        req: &Request,
+    ) -> ExecutionResult {
+        type Described = (String, String, String);
+        let parsed = outcome.and_then(|o| {
+            if o.is_none() {
+                return Ok(("ok".to_string(), None, None));
+            }
+            o.extract::<(String, Option<String>, Option<Described>)>()
+        });
+        let (status, value, error) = match parsed {
+            Ok(t) => t,
+            Err(e) if e.get_type(py).is(self.rt.stop_exception.bind(py)) => {
+                ("stopped".into(), None, None)
+            }
+            Err(e) => {
+                let described = (
+                    e.get_type(py)
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    e.value(py).to_string(),
+                    String::new(),
+                );
+                ("error".into(), None, Some(described))
+            }
+        };
+        let mut r = ExecutionResult::empty(Status::Ok);
+        r.value = value.map(|v| bound_text(v, self.cfg.output_limit));
+        match status.as_str() {
+            "ok" => {}
+            "stopped" => {
+                r.status = Status::Timeout;
+                r.error = Some(PythonError {
+                    type_name: "TimeoutError".into(),
+                    message: format!(
+                        "the code ran past its {} timeout and was stopped; the session's state is kept",
+                        crate::session::human(req.timeout)
+                    ),
+                    traceback: error.map(|e| e.2).unwrap_or_default(),
+                });
+            }
+            _ => {
+                r.status = Status::Error;
+                r.error = error.map(|(type_name, message, traceback)| PythonError {
+                    type_name,
+                    message,
+                    traceback,
+                });
+            }
+        }
+        r
+    }
+
+    /// Startup code that fails in a worker nobody waits for (one that replaced an
+    /// abandoned worker) is reported in the session's next result.
+    fn report_unseen_startup_failure(&self, result: &ExecutionResult) {
+        if let Some(e) = &result.error {
+            self.capture.note(
+                2,
+                &format!(
+                    "pysession: the startup code failed when the session was restarted: {}: {}\n{}",
+                    e.type_name, e.message, e.traceback
+                ),
+            );
+        }
+    }
+}

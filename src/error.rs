@@ -1,0 +1,55 @@
+//! Errors that stop a call itself. What the *code* does is data in
+//! [`ExecutionResult`](crate::ExecutionResult), never an `Error`.
+
+use std::path::PathBuf;
+
+use crate::PythonError;
+
+/// Why a session call could not be carried out.
+///
+/// Each message says what happened and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session is not running: it was never started, was stopped, or its startup
+    /// code failed. Call [`Session::start`](crate::Session::start).
+    #[error("session is not running: call start() first")]
+    NotRunning,
+
+    /// The session is already running; [`Session::start`](crate::Session::start) was
+    /// called twice.
+    #[error("session is already running: stop() it before start()")]
+    AlreadyRunning,
+
+    /// A path given in the configuration does not exist.
+    #[error("{what} {} not found", path.display())]
+    NotFound {
+        /// What the path was for, such as `python_executable`.
+        what: &'static str,
+        /// The path as given.
+        path: PathBuf,
+    },
+
+    /// The configuration cannot work, for example a virtual environment made from a
+    /// different Python version than the embedded one.
+    #[error("{0}")]
+    Config(String),
+
+    /// The startup code raised. The session is not running.
+    #[error("startup code raised {}: {}\n{}", .0.type_name, .0.message, .0.traceback)]
+    Startup(PythonError),
+
+    /// The interpreter did not answer in time, because code in another session holds it
+    /// (C code that never releases the GIL). The session was reset and will be usable
+    /// as soon as the interpreter is free.
+    #[error("{0}")]
+    Busy(String),
+
+    /// The Python interpreter could not be set up (for example the embedded runtime
+    /// failed to load). This is a bug or a broken Python installation.
+    #[error("python interpreter set-up failed: {0}")]
+    Interpreter(String),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

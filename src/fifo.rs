@@ -1,0 +1,44 @@
+//! A lock that hands itself out in arrival order, so concurrent calls on one session
+//! run one after another in the order they were made.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+#[derive(Debug, Default)]
+struct Queue {
+    next: u64,
+    serving: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FifoLock {
+    queue: Mutex<Queue>,
+    turn: Condvar,
+}
+
+pub(crate) struct FifoGuard<'a>(&'a FifoLock);
+
+impl FifoLock {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock(&self) -> FifoGuard<'_> {
+        let mut q = self.queue();
+        let mine = q.next;
+        q.next += 1;
+        while q.serving != mine {
+            q = self.turn.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+        FifoGuard(self)
+    }
+}
+
+impl Drop for FifoGuard<'_> {
+    fn drop(&mut self) {
+        let mut q = self.0.queue();
+        q.serving += 1;
+        if q.next != q.serving {
+            self.0.turn.notify_all();
+        }
+    }
+}

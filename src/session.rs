@@ -1,0 +1,248 @@
+//! `Session` and `SessionBuilder`: the public face of a session, whatever its backend.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::embedded::Embedded;
+use crate::fifo::FifoLock;
+use crate::{Error, ExecutionResult};
+
+/// Where a session's code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// In this process, on a thread of the session's own, in the process's one
+    /// embedded interpreter. Fastest; see the crate docs for what it cannot isolate.
+    #[default]
+    Embedded,
+}
+
+/// A session's settings. Built by [`SessionBuilder`]; kept so that
+/// [`Session::start`] after [`Session::stop`] starts the same session again.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub startup_code: String,
+    pub working_directory: Option<PathBuf>,
+    pub backend: Backend,
+    pub timeout: Duration,
+    pub grace_period: Duration,
+    pub output_limit: usize,
+    pub python_executable: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            startup_code: String::new(),
+            working_directory: None,
+            backend: Backend::Embedded,
+            timeout: SessionBuilder::DEFAULT_TIMEOUT,
+            grace_period: SessionBuilder::DEFAULT_GRACE_PERIOD,
+            output_limit: SessionBuilder::DEFAULT_OUTPUT_LIMIT,
+            python_executable: None,
+        }
+    }
+}
+
+/// Settings for a new [`Session`]; every one has a default.
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until .start()"]
+pub struct SessionBuilder {
+    config: Config,
+}
+
+impl SessionBuilder {
+    /// Default of [`timeout`](Self::timeout): 30 seconds.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default of [`grace_period`](Self::grace_period): 2 seconds.
+    pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(2);
+    /// Default of [`output_limit`](Self::output_limit): 1 MiB per stream.
+    pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
+
+    /// Python code run when the session starts and after every
+    /// [`restart`](Session::restart). If it raises, starting fails with
+    /// [`Error::Startup`]. Its output is discarded. Default: none.
+    pub fn startup_code(mut self, code: impl Into<String>) -> Self {
+        self.config.startup_code = code.into();
+        self
+    }
+
+    /// The directory the session's code sees as its working directory. Default: the
+    /// process's working directory when the session starts. `os.chdir` in the
+    /// session's code moves the session, not the others; [`restart`](Session::restart)
+    /// comes back here.
+    pub fn working_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.working_directory = Some(dir.into());
+        self
+    }
+
+    /// Where the code runs. Default: [`Backend::Embedded`].
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.config.backend = backend;
+        self
+    }
+
+    /// How long [`Session::execute`] lets code run before stopping it. Also bounds the
+    /// startup code. Default: [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// How long code that is being stopped gets to stop before the session gives up
+    /// on it and restarts (status [`Restarted`](crate::Status::Restarted)). No call
+    /// waits longer than its timeout plus this. Default:
+    /// [`DEFAULT_GRACE_PERIOD`](Self::DEFAULT_GRACE_PERIOD).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.config.grace_period = grace;
+        self
+    }
+
+    /// Bytes of stdout and of stderr kept per execution (and the most of a `value`
+    /// repr). Past it, the head and the tail are kept with a marker between that says
+    /// how much was cut. Default: [`DEFAULT_OUTPUT_LIMIT`](Self::DEFAULT_OUTPUT_LIMIT).
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.config.output_limit = bytes;
+        self
+    }
+
+    /// For an embedded session: the `python` of a virtual environment whose packages
+    /// the session imports. It must be the embedded interpreter's version, or starting
+    /// fails with [`Error::Config`]; a missing path fails with [`Error::NotFound`].
+    /// Default: none.
+    pub fn python_executable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.python_executable = Some(path.into());
+        self
+    }
+
+    /// Starts the session: the interpreter (the first time in the process), the
+    /// session's thread, then its startup code.
+    pub fn start(self) -> Result<Session, Error> {
+        let session = Session {
+            config: self.config,
+            calls: FifoLock::default(),
+            running: Mutex::new(None),
+        };
+        session.start()?;
+        Ok(session)
+    }
+}
+
+/// A persistent Python session: code runs step by step and state survives between
+/// steps.
+///
+/// `Session` is `Send + Sync` and its methods take `&self`. Calls from several threads
+/// run one after another, in the order they were made. Dropping a session stops it.
+pub struct Session {
+    config: Config,
+    calls: FifoLock,
+    running: Mutex<Option<Arc<Embedded>>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("running", &self.is_running())
+            .field("backend", &self.config.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A builder with every setting at its default.
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder::default()
+    }
+
+    /// Starts a session with default settings.
+    pub fn new() -> Result<Session, Error> {
+        Session::builder().start()
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Arc<Embedded>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn current(&self) -> Result<Arc<Embedded>, Error> {
+        self.slot().clone().ok_or(Error::NotRunning)
+    }
+
+    /// Starts a stopped session again, with fresh state and the startup code run.
+    /// Fails with [`Error::AlreadyRunning`] if it runs.
+    pub fn start(&self) -> Result<(), Error> {
+        let _turn = self.calls.lock();
+        if self.slot().is_some() {
+            return Err(Error::AlreadyRunning);
+        }
+        let backend = match self.config.backend {
+            Backend::Embedded => Embedded::start(&self.config)?,
+        };
+        *self.slot() = Some(Arc::new(backend));
+        Ok(())
+    }
+
+    /// Runs `code` with the session's default timeout.
+    ///
+    /// `Err` only when the call itself cannot be made (the session is not running);
+    /// whatever the code does, including raising, is in the [`ExecutionResult`].
+    pub fn execute(&self, code: &str) -> Result<ExecutionResult, Error> {
+        self.execute_with_timeout(code, self.config.timeout)
+    }
+
+    /// Runs `code`, stopping it after `timeout` (status
+    /// [`Timeout`](crate::Status::Timeout), state kept). Code that will not stop is
+    /// given the grace period, then abandoned and the session restarted (status
+    /// [`Restarted`](crate::Status::Restarted)).
+    pub fn execute_with_timeout(
+        &self,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<ExecutionResult, Error> {
+        let _turn = self.calls.lock();
+        self.current()?.execute(code, timeout)
+    }
+
+    /// Fresh state: a new namespace, the startup code run again. If the startup code
+    /// raises, the session is stopped and the error returned.
+    pub fn restart(&self) -> Result<(), Error> {
+        let _turn = self.calls.lock();
+        let backend = self.current()?;
+        match backend.restart(self.config.timeout) {
+            Err(e @ Error::Startup(_)) => {
+                self.slot().take();
+                backend.stop();
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Stops the session and its thread. Fails with [`Error::NotRunning`] if it is not
+    /// running. Waits at most the grace period for the thread to end.
+    pub fn stop(&self) -> Result<(), Error> {
+        let _turn = self.calls.lock();
+        let backend = self.slot().take().ok_or(Error::NotRunning)?;
+        backend.stop();
+        Ok(())
+    }
+
+    /// True between a successful start and a stop.
+    pub fn is_running(&self) -> bool {
+        self.slot().is_some()
+    }
+}
+
+/// A duration the way a person writes it: `200 ms`, `1.5 s`.
+pub(crate) fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        let s = d.as_secs_f64();
+        if s.fract() == 0.0 {
+            format!("{s:.0} s")
+        } else {
+            format!("{s:.1} s")
+        }
+    }
+}
