@@ -193,17 +193,20 @@ impl Context {
             let (req, turn) = {
                 let cwd = &cwd;
                 let cfg = &self.cfg;
-                let next = py.detach(|| match rx.recv() {
-                    Ok(Msg::Run(req)) => {
-                        let dir = match req.job {
-                            Job::Restart => &cfg.working_directory,
-                            _ => cwd,
-                        };
-                        let turn = CwdTurn::enter(dir, &req.ticket);
-                        Some((req, turn))
-                    }
-                    Ok(Msg::Stop) | Err(_) => None,
-                });
+                let next =
+                    py.detach(
+                        || match super::spin_recv(rx).ok_or(()).or_else(|_| rx.recv()) {
+                            Ok(Msg::Run(req)) => {
+                                let dir = match req.job {
+                                    Job::Restart => &cfg.working_directory,
+                                    _ => cwd,
+                                };
+                                let turn = CwdTurn::enter(dir, &req.ticket);
+                                Some((req, turn))
+                            }
+                            Ok(Msg::Stop) | Err(_) => None,
+                        },
+                    );
                 match next {
                     Some(next) => next,
                     None => return,
