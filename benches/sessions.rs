@@ -13,6 +13,15 @@ fn execute(c: &mut Criterion) {
     group.bench_function("execute [x = 1]", |b| {
         b.iter(|| session.execute("x = 1").expect("execute"))
     });
+    // The floor: compiling and running the same code on the calling thread, with no
+    // hand-off, no capture and no value.
+    group.bench_function("exec on the calling thread [x = 1]", |b| {
+        use pyo3::prelude::*;
+        Python::attach(|py| {
+            let globals = pyo3::types::PyDict::new(py);
+            b.iter(|| py.run(c"x = 1", Some(&globals), None).expect("exec"))
+        })
+    });
     group.bench_function("execute [1 + 1, value]", |b| {
         b.iter(|| session.execute("1 + 1").expect("execute"))
     });

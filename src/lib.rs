@@ -1,4 +1,147 @@
-//! Persistent Python sessions.
+//! Persistent Python sessions for Rust programs: code runs step by step, and variables,
+//! imports and functions survive from one [`Session::execute`] to the next, like a
+//! notebook kernel, but inside your process and in microseconds.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pysession::{Session, Status};
+//!
+//! let session = Session::builder()
+//!     .startup_code("import math")
+//!     .timeout(Duration::from_secs(30))
+//!     .start()?;
+//!
+//! session.execute("x = 10; y = 20")?;
+//! let r = session.execute("z = x + y; print(z)")?;
+//! assert!(r.success());
+//! assert_eq!(r.stdout, "30\n");
+//!
+//! // The last line's value comes back like a notebook's Out[].
+//! assert_eq!(session.execute("math.floor(math.sqrt(z))")?.value.as_deref(), Some("5"));
+//!
+//! // What the code does is data, not an Err: exceptions included.
+//! let r = session.execute("1 / 0")?;
+//! assert_eq!(r.status, Status::Error);
+//! assert_eq!(r.error.unwrap().type_name, "ZeroDivisionError");
+//!
+//! // Timeouts stop the code and keep the state.
+//! let r = session.execute_with_timeout("a = 5\nwhile True: pass", Duration::from_millis(200))?;
+//! assert_eq!(r.status, Status::Timeout);
+//! assert_eq!(session.execute("a")?.value.as_deref(), Some("5"));
+//!
+//! session.restart()?; // fresh state, startup code run again
+//! assert_eq!(session.execute("'x' in dir()")?.value.as_deref(), Some("False"));
+//! session.stop()?;
+//! # Ok::<(), pysession::Error>(())
+//! ```
+//!
+//! # Concepts
+//!
+//! - A [`Session`] is a namespace plus a thread that runs code in it. Its methods take
+//!   `&self`; it is `Send + Sync`; calls from several threads run one after another in
+//!   the order they were made. Dropping it stops it and joins its thread (waiting at
+//!   most the grace period).
+//! - [`Err`]`(`[`Error`]`)` is only for calls that cannot be carried out: the session is
+//!   not running, cannot start, or its startup code raised. Everything the *code* does
+//!   (output, value, exceptions, `sys.exit()`, running out of time) is data in the
+//!   [`ExecutionResult`], because the reader is often a program or a language model.
+//! - Code runs with the semantics of a `.py` file, not of a REPL: any number of
+//!   statements, blocks with blank lines, one-line compound statements. If the last
+//!   statement is an expression, its `repr()` is [`ExecutionResult::value`] (`None`
+//!   values give no value). Top-level `await` works; each session has its own event
+//!   loop for it, and `asyncio.run()` works in a cell too.
+//! - Tracebacks show the user's own source lines (each execute is a "file" named
+//!   `<cell N>`) and none of the runtime's frames.
+//! - `startup_code` runs when the session starts and after every restart. If it raises,
+//!   starting fails with [`Error::Startup`] and the traceback; a failure on
+//!   [`Session::restart`] also leaves the session stopped. Its output is discarded.
+//!
+//! # Output
+//!
+//! `sys.stdout` and `sys.stderr` are replaced, once per process, by streams that route
+//! each write to the session owning the writing thread. Threads started by session code
+//! (`threading.Thread`, thread pools) belong to that session. Output is stored outside
+//! the interpreter, bounded where it is produced: past
+//! [`output_limit`](SessionBuilder::output_limit) bytes per stream, the head and the tail
+//! are kept with a marker between that says how many bytes were cut, and
+//! [`stdout_truncated_bytes`](ExecutionResult::stdout_truncated_bytes) says so too. A
+//! flood costs a fixed amount of memory however long it runs. Bytes written to
+//! `sys.stdout.buffer` are decoded as UTF-8 with invalid sequences replaced by U+FFFD.
+//!
+//! Output that a session's threads write while no execute is running is kept and
+//! delivered once, in the next result's
+//! [`background_stdout`](ExecutionResult::background_stdout) /
+//! [`background_stderr`](ExecutionResult::background_stderr), never mixed into that
+//! execute's own output.
+//!
+//! Code that replaces `sys.stdout` (or closes it) does not break capture: the routing
+//! streams are put back at the start of every execute, and closing them is ignored.
+//!
+//! # Timeouts
+//!
+//! Every execute has a timeout (the session's default, or
+//! [`Session::execute_with_timeout`]). At the deadline the code is stopped: a
+//! `BaseException` subclass is raised in the session's thread, and raised again every
+//! few milliseconds while the code catches it; while a stop is pending every new line
+//! of user code raises it, so `except BaseException: pass` loops stop too. `time.sleep`
+//! in a session returns at once when the run is stopped. The result has status
+//! [`Status::Timeout`], the output so far, a traceback of where the code was, and the
+//! session's state is kept.
+//!
+//! Code that does not return to Python bytecode cannot be stopped that way: a long call
+//! into C (`sum(range(10**10))`, a pathological regular expression, a blocking lock or
+//! socket wait). When the code has not stopped within the
+//! [grace period](SessionBuilder::grace_period) after the deadline, the session gives
+//! up on it: its thread is abandoned, a fresh thread and namespace take its place (the
+//! startup code runs again), and the result has status [`Status::Restarted`] with the
+//! output so far and an explanation. **No call waits longer than its timeout plus the
+//! grace period.** The abandoned code is stopped as soon as it returns to Python.
+//!
+//! # The embedded backend and its limits
+//!
+//! All embedded sessions share the process's one interpreter (initialised on first use
+//! and never finalised) and its global interpreter lock. A session's thread holds the
+//! lock only while it runs code, so idle sessions cost nothing but memory (about 32 KiB
+//! each) and never slow the others. What cannot be separated in-process:
+//!
+//! - **The interpreter lock.** Python code in several sessions takes turns on the lock
+//!   (every 5 ms); CPU-bound sessions do not run in parallel. C code that holds the
+//!   lock for a long time (see above) stalls *every* session until it returns: calls
+//!   in other sessions then end with status `Timeout` and a message saying that the
+//!   code never started, and the stuck session comes back (fresh) as soon as the lock
+//!   is free. No call waits past its own timeout plus grace period.
+//! - **File descriptors.** Writes straight to descriptors 1 and 2 (C `printf`,
+//!   `os.write(1, ...)`, child processes) bypass `sys.stdout` and go to the host's
+//!   real stdout/stderr; they cannot be told apart per session in-process.
+//! - **The process.** `sys.exit()`, `exit()`, `quit()` and `KeyboardInterrupt` are
+//!   error results; but `os._exit()`, a segmentation fault in C code, or `os.kill` of
+//!   the process take the host down with it.
+//! - **Process-wide state.** `sys.modules`, `sys.path`, environment variables,
+//!   `sys.stdout` replacements and monkey-patches are shared by all sessions; `restart`
+//!   gives a fresh namespace but imported modules stay imported. Pickling classes
+//!   defined in a session fails (they are not in the real `__main__`).
+//! - **Working directory.** The process has one. Each session has its own (default: the
+//!   process's working directory when it started); runs of sessions that want different
+//!   directories take turns, and runs that want the same one go together. `os.chdir`
+//!   moves the session for its next runs (and any session running in the same
+//!   directory at that moment); `restart` moves it back.
+//! - **Standard input.** There is none: `input()` raises `EOFError` at once and
+//!   `sys.stdin` reads as empty. The host's stdin is never read.
+//! - **Virtual environments.** [`python_executable`](SessionBuilder::python_executable)
+//!   adds a virtual environment's `site-packages` to the process's import path; it must
+//!   be made from the same Python version as the embedded interpreter, or starting
+//!   fails with a clear [`Error::Config`]. To use another interpreter, build with
+//!   `PYO3_PYTHON=/path/to/python3.x`.
+//!
+//! # Design
+//!
+//! Each session is a worker thread that owns its namespace and takes requests from a
+//! channel; the [`Session`] handle sends a request and waits for the reply on its own
+//! clock, so a stuck interpreter can never hold a caller past its deadline. A watchdog
+//! thread raises the stop exception into workers whose run is over time, and output
+//! lives in Rust-side buffers that can be read whether or not the interpreter is free.
+//! The Python side of the runtime is a real `.py` file (`python/pysession_runtime.py`)
+//! compiled into the crate.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -11,3 +154,20 @@ mod session;
 pub use error::{Error, Result};
 pub use result::{ExecutionResult, PythonError, Status};
 pub use session::{Backend, Session, SessionBuilder};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::Session>();
+        assert_send_sync::<crate::ExecutionResult>();
+        assert_send_sync::<crate::Error>();
+    }
+}
