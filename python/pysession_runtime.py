@@ -18,7 +18,9 @@ Objects handed in by the host:
     bounds and stores output outside the interpreter.
 ``control``
     has ``sleep(seconds)`` (returns early, raising the stop exception, when the run is
-    interrupted) and ``stopping()`` (true while the current run is being stopped).
+    interrupted), ``stopping()`` (true while the current run is being stopped),
+    ``arm()`` (trace this thread so that every new line raises the stop) and
+    ``settle()`` (the stop has arrived: raise no more).
 
 Nothing here keeps per-session state in module globals except the thread-to-session
 maps, which the host updates through ``bind_thread`` / ``unbind_thread``.
@@ -48,42 +50,18 @@ _cell_counter = iter(range(1, 1 << 62))
 class StopExecution(BaseException):
     """Raised inside a session's worker thread to stop the code it runs.
 
-    It derives from ``BaseException`` so that ``except Exception`` does not catch it. Code
-    that catches it anyway is stopped again: while a stop is pending, every new line of
-    user code raises it once more.
+    It derives from ``BaseException`` so that ``except Exception`` does not catch it.
+    Code that catches it anyway is stopped again: while a stop is pending, the host
+    traces the thread and raises it at every new line of user code.
     """
 
     def __init__(self, *args):
         super().__init__(*args)
+        # Where the interpreter creates the exception in the stopped thread (3.12+),
+        # start the tracing from here; elsewhere the host starts it from outside.
         control = _controls.get(_get_ident())
         if control is not None and control.stopping():
-            _arm_stop_tracer(sys._getframe(1))
-
-
-def _stop_tracer(frame, event, arg):
-    if frame.f_code.co_filename == RUNTIME_FILE:
-        return None
-    control = _controls.get(_get_ident())
-    if control is None or not control.stopping():
-        sys.settrace(None)
-        return None
-    raise StopExecution()
-
-
-def _arm_stop_tracer(frame):
-    # A trace function that raises turns tracing off for the thread, so each armed
-    # tracer unwinds at least one handler; the host re-raises every few milliseconds.
-    while frame is not None and frame.f_code is not _RUN_CODE:
-        if frame.f_code.co_filename != RUNTIME_FILE:
-            frame.f_trace = _stop_tracer
-        frame = frame.f_back
-    sys.settrace(_stop_tracer)
-
-
-def disarm_stop():
-    """Called by the host once a run is over; cheap when nothing was armed."""
-    if sys.gettrace() is _stop_tracer:
-        sys.settrace(None)
+            control.arm()
 
 
 # ---------------------------------------------------------------------------
@@ -370,7 +348,14 @@ class SessionState:
             value = self._run_code(compile(last, filename, "eval", _FLAGS, dont_inherit=True))
             return ("ok", None if value is None else repr(value), None)
         except StopExecution as e:
-            return ("stopped", None, _describe(e))
+            try:
+                # No further stop is raised after this; one already pending lands in
+                # this `try`, not in the code below.
+                self.control.settle()
+                absorb_pending_stop()
+            except StopExecution:
+                pass
+            return ("stopped", None, _describe(e, chain=False))
         except BaseException as e:
             return ("error", None, _describe(e))
 
@@ -392,7 +377,11 @@ class SessionState:
         self.filenames.append(filename)
 
 
-_RUN_CODE = SessionState._run_code.__code__
+def absorb_pending_stop():
+    """Gives a stop exception that is still pending a place to land: pending
+    exceptions are raised at backward jumps like this loop's."""
+    for _ in (0, 1):
+        pass
 
 
 def _fresh_namespace():
@@ -433,11 +422,11 @@ def run_startup(state, code):
 # Tracebacks
 
 
-def _describe(exc):
+def _describe(exc, chain=True):
     message = str(exc)
     if isinstance(exc, SyntaxError):
         message = _syntax_message(exc)
-    return (type(exc).__name__, message, _format(exc))
+    return (type(exc).__name__, message, _format(exc, chain))
 
 
 def _syntax_message(exc):
@@ -451,11 +440,11 @@ def _syntax_message(exc):
     return f"{text} ({': '.join(where)})" if where else text
 
 
-def _format(exc):
+def _format(exc, chain=True):
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
         _strip_runtime_frames(te, set())
-        return "".join(te.format())
+        return "".join(te.format(chain=chain))
     except Exception:
         return "".join(traceback.format_exception_only(type(exc), exc))
 

@@ -6,8 +6,13 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use std::os::raw::c_int;
+
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyString, PyType};
+
+use super::interp::RUNTIME_FILE;
 
 /// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
 /// Abandoned.
@@ -57,8 +62,12 @@ impl Ticket {
 /// Shared with Python as [`RunControl`], read without the interpreter by the caller.
 #[derive(Debug, Default)]
 pub(crate) struct ControlShared {
+    /// The run in progress; 0 when none.
     current: AtomicU64,
+    /// The run asked to stop.
     stopping: AtomicU64,
+    /// The run whose stop has arrived and been caught by the runtime.
+    settled: AtomicU64,
     wake: Mutex<()>,
     cv: Condvar,
 }
@@ -76,7 +85,16 @@ impl ControlShared {
         self.cv.notify_all();
     }
 
+    /// True while the current run is asked to stop and the stop has not arrived.
     pub(crate) fn stop_requested(&self) -> bool {
+        let current = self.current.load(Ordering::Acquire);
+        current != 0
+            && self.stopping.load(Ordering::Acquire) == current
+            && self.settled.load(Ordering::Acquire) != current
+    }
+
+    /// True once the current run has been asked to stop (whether or not it arrived).
+    pub(crate) fn was_stopped(&self) -> bool {
         let current = self.current.load(Ordering::Acquire);
         current != 0 && self.stopping.load(Ordering::Acquire) == current
     }
@@ -135,4 +153,47 @@ impl RunControl {
     fn stopping(&self) -> bool {
         self.shared.stop_requested()
     }
+
+    /// Traces this thread so that every new line of user code raises the stop.
+    fn arm(slf: &Bound<'_, Self>) {
+        super::ffi::trace_current(slf.py(), slf.as_any());
+    }
+
+    /// The stop has arrived where the runtime catches it: no more may be raised. This
+    /// runs under the interpreter lock, which the watchdog holds while it raises, so at
+    /// most one raised earlier is still pending; the runtime absorbs it.
+    fn settle(&self) {
+        let current = self.shared.current.load(Ordering::Acquire);
+        self.shared.settled.store(current, Ordering::Release);
+    }
+}
+
+/// The body of the stop tracer: raises the stop exception in a traced frame of user
+/// code while the run is being stopped. Returns what a CPython trace function returns.
+pub(crate) fn raise_if_stopping(
+    py: Python<'_>,
+    control: &Bound<'_, PyAny>,
+    frame: &Bound<'_, PyAny>,
+) -> c_int {
+    let Ok(control) = control.cast::<RunControl>() else {
+        return 0;
+    };
+    let control = control.get();
+    if !control.shared.stop_requested() {
+        return 0;
+    }
+    // The runtime's own frames are where the stop is caught: raising there again would
+    // only lose the traceback of where the user's code was.
+    let in_runtime = frame
+        .getattr(intern!(py, "f_code"))
+        .and_then(|code| code.getattr(intern!(py, "co_filename")))
+        .is_ok_and(|name| {
+            name.cast::<PyString>()
+                .is_ok_and(|n| n.to_str().is_ok_and(|n| n == RUNTIME_FILE))
+        });
+    if in_runtime {
+        return 0;
+    }
+    PyErr::from_type(control.stop_exception.bind(py).clone(), ()).restore(py);
+    -1
 }

@@ -7,20 +7,19 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 /// Schedules `exception` to be raised in the thread whose `threading.get_ident()` is
-/// `thread_id`, at its next bytecode boundary; `None` clears a pending one.
-pub(crate) fn set_async_exc(
-    _py: Python<'_>,
-    thread_id: u64,
-    exception: Option<&Bound<'_, PyType>>,
-) {
-    let exc = exception.map_or(std::ptr::null_mut(), |e| e.as_ptr());
+/// `thread_id`, at its next bytecode boundary.
+///
+/// Never used to clear a pending exception: on CPython 3.11 clearing leaves the
+/// interpreter's "something pending" flag set, which makes traced code spin forever at
+/// function entry. A pending stop is absorbed by running a little Python instead.
+pub(crate) fn set_async_exc(_py: Python<'_>, thread_id: u64, exception: &Bound<'_, PyType>) {
     // SAFETY: `_py` proves this thread is attached to the interpreter, as the call
-    // requires. `exc` is null (which clears) or a live class object kept alive by the
-    // borrowed `Bound` for the duration of the call; CPython takes its own reference.
-    // The cast keeps the bit pattern of the `unsigned long` thread id that CPython
-    // declares (pyo3-ffi spells the parameter `c_long`).
+    // requires. `exception` is a live class object kept alive by the borrowed `Bound`
+    // for the duration of the call; CPython takes its own reference. The cast keeps the
+    // bit pattern of the `unsigned long` thread id that CPython declares (pyo3-ffi
+    // spells the parameter `c_long`).
     unsafe {
-        pyo3::ffi::PyThreadState_SetAsyncExc(thread_id as c_long, exc);
+        pyo3::ffi::PyThreadState_SetAsyncExc(thread_id as c_long, exception.as_ptr());
     }
 }
 
@@ -29,4 +28,96 @@ pub(crate) fn thread_ident() -> u64 {
     // SAFETY: PyThread_get_thread_ident only reads the calling thread's id
     // (pthread_self); it needs no interpreter state and cannot fail.
     unsafe { pyo3::ffi::PyThread_get_thread_ident() as u64 }
+}
+
+/// The calling thread's `PyThreadState`, as an address the watchdog can hand to
+/// [`trace_thread`] while the thread is known to be alive.
+pub(crate) fn current_thread_state(_py: Python<'_>) -> usize {
+    // SAFETY: `_py` proves the calling thread is attached, so it has a current thread
+    // state and PyThreadState_Get cannot fail.
+    unsafe { pyo3::ffi::PyThreadState_Get() as usize }
+}
+
+#[cfg(not(Py_3_13))]
+extern "C" {
+    // Exported by CPython 3.11 and 3.12 (declared in `cpython/ceval.h` in 3.11); it is
+    // what `threading.settrace_all_threads` uses to trace another thread.
+    fn _PyEval_SetTrace(
+        tstate: *mut pyo3::ffi::PyThreadState,
+        func: Option<pyo3::ffi::Py_tracefunc>,
+        arg: *mut pyo3::ffi::PyObject,
+    ) -> std::os::raw::c_int;
+}
+
+/// Installs [`stop_trace`] in another thread, so that its code stops at the next line
+/// even when it catches every exception. Returns false where CPython offers no way to
+/// do this (3.13+; there the stop exception installs it from inside the thread).
+#[cfg(not(Py_3_13))]
+pub(crate) fn trace_thread(
+    _py: Python<'_>,
+    thread_state: usize,
+    control: &Bound<'_, PyAny>,
+) -> bool {
+    // SAFETY: `_py` proves we hold the interpreter lock, as _PyEval_SetTrace requires.
+    // `thread_state` was taken from a worker that is still attached to the interpreter:
+    // the caller checked, under this same lock, that the worker has not exited, and a
+    // worker only gives up its thread state after marking itself exited under the lock.
+    // CPython takes its own reference to `control`.
+    unsafe {
+        _PyEval_SetTrace(
+            thread_state as *mut pyo3::ffi::PyThreadState,
+            Some(stop_trace),
+            control.as_ptr(),
+        ) == 0
+    }
+}
+
+#[cfg(Py_3_13)]
+pub(crate) fn trace_thread(
+    _py: Python<'_>,
+    _thread_state: usize,
+    _control: &Bound<'_, PyAny>,
+) -> bool {
+    false
+}
+
+/// Installs [`stop_trace`] in the calling thread.
+pub(crate) fn trace_current(_py: Python<'_>, control: &Bound<'_, PyAny>) {
+    // SAFETY: `_py` proves the calling thread holds the interpreter lock; CPython takes
+    // its own reference to `control`.
+    unsafe { pyo3::ffi::PyEval_SetTrace(Some(stop_trace), control.as_ptr()) }
+}
+
+/// Removes any trace function from the calling thread.
+pub(crate) fn untrace_current(_py: Python<'_>) {
+    // SAFETY: `_py` proves the calling thread holds the interpreter lock; a null
+    // function with a null argument is the documented way to turn tracing off.
+    unsafe { pyo3::ffi::PyEval_SetTrace(None, std::ptr::null_mut()) }
+}
+
+/// Raises the stop exception at every new line or call of user code while the run is
+/// being stopped. CPython calls it with the interpreter lock held; `obj` is the
+/// worker's `RunControl`.
+extern "C" fn stop_trace(
+    obj: *mut pyo3::ffi::PyObject,
+    frame: *mut pyo3::ffi::PyFrameObject,
+    what: std::os::raw::c_int,
+    _arg: *mut pyo3::ffi::PyObject,
+) -> std::os::raw::c_int {
+    if what != pyo3::ffi::PyTrace_LINE && what != pyo3::ffi::PyTrace_CALL {
+        return 0;
+    }
+    // SAFETY: CPython calls trace functions only on a thread that holds the interpreter
+    // lock.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `obj` is the object given to PyEval_SetTrace, kept alive by CPython for
+    // as long as the trace function is installed; `frame` is the live frame being
+    // traced. Both are borrowed for the duration of this call only.
+    let (control, frame) = unsafe {
+        (
+            Bound::from_borrowed_ptr(py, obj),
+            Bound::from_borrowed_ptr(py, frame.cast::<pyo3::ffi::PyObject>()),
+        )
+    };
+    super::control::raise_if_stopping(py, &control, &frame)
 }

@@ -13,6 +13,8 @@ use pyo3::types::{PyModule, PyType};
 use crate::Error;
 
 const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
+/// The file name of the runtime's code objects (`RUNTIME_FILE` in the module).
+pub(crate) const RUNTIME_FILE: &str = "<pysession-runtime>";
 
 /// Handles into the loaded runtime module.
 pub(crate) struct Runtime {
@@ -37,7 +39,8 @@ pub(crate) fn runtime() -> Result<&'static Runtime, Error> {
 
 fn load(py: Python<'_>) -> PyResult<Runtime> {
     let source = CString::new(RUNTIME_SOURCE)?;
-    let module = PyModule::from_code(py, &source, c"<pysession-runtime>", c"pysession_runtime")?;
+    let file = CString::new(RUNTIME_FILE)?;
+    let module = PyModule::from_code(py, &source, &file, c"pysession_runtime")?;
     module.call_method0("install")?;
     let stop_exception = module
         .getattr("StopExecution")?

@@ -124,7 +124,7 @@ impl Embedded {
                     not_started(timeout)
                 } else {
                     control.request_stop(run);
-                    watchdog::stop(thread, ticket.clone());
+                    watchdog::stop(thread, control, ticket.clone());
                     let last = Instant::now() + self.grace;
                     match replies.recv_deadline(last) {
                         Ok(r) => r,

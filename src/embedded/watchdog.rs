@@ -5,14 +5,14 @@
 //! Raising needs the interpreter, which code stuck in C may hold; so nobody waits on
 //! the watchdog. Callers decide when to give up on their own clocks.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
 
-use super::control::{Phase, Ticket};
+use super::control::{ControlShared, Phase, Ticket};
 use super::ffi;
 use super::interp;
 
@@ -24,31 +24,38 @@ const REPEAT: Duration = Duration::from_millis(5);
 pub(crate) struct WorkerThread {
     /// `threading.get_ident()` of the worker; 0 until it is up.
     pub ident: AtomicU64,
+    /// The worker's `PyThreadState`, valid while `exited` is false.
+    pub thread_state: AtomicUsize,
+    /// The worker's `RunControl`, the trace function's argument.
+    pub control: OnceLock<Py<PyAny>>,
     /// Set once the worker has left Python for good.
     pub exited: AtomicBool,
 }
 
 struct Target {
     worker: Arc<WorkerThread>,
+    control: Arc<ControlShared>,
     ticket: Arc<Ticket>,
 }
 
 impl Target {
-    /// Raise while the code runs, and keep raising into an abandoned worker until it
-    /// exits, so that runaway code dies as soon as it gets back to bytecode.
+    /// Raise while the code runs and the stop has not arrived, and keep raising into an
+    /// abandoned worker until it exits, so that runaway code dies as soon as it gets
+    /// back to bytecode.
     fn live(&self) -> bool {
-        match self.ticket.phase() {
+        let running = match self.ticket.phase() {
             Phase::Running => true,
             Phase::Abandoned => !self.worker.exited.load(Ordering::Acquire),
             _ => false,
-        }
+        };
+        running && self.control.stop_requested()
     }
 }
 
 static WATCHDOG: OnceLock<Sender<Target>> = OnceLock::new();
 
 /// Starts raising the stop exception into `worker` for as long as `ticket` runs.
-pub(crate) fn stop(worker: Arc<WorkerThread>, ticket: Arc<Ticket>) {
+pub(crate) fn stop(worker: Arc<WorkerThread>, control: Arc<ControlShared>, ticket: Arc<Ticket>) {
     let tx = WATCHDOG.get_or_init(|| {
         let (tx, rx) = unbounded();
         std::thread::Builder::new()
@@ -59,7 +66,11 @@ pub(crate) fn stop(worker: Arc<WorkerThread>, ticket: Arc<Ticket>) {
         tx
     });
     // If the watchdog could not start, the caller's own deadline still applies.
-    let _ = tx.send(Target { worker, ticket });
+    let _ = tx.send(Target {
+        worker,
+        control,
+        ticket,
+    });
 }
 
 fn watch(rx: Receiver<Target>) {
@@ -88,7 +99,12 @@ fn watch(rx: Receiver<Target>) {
                 // leaves Running: so a stop never lands after the run is over.
                 let ident = t.worker.ident.load(Ordering::Acquire);
                 if ident != 0 && t.live() {
-                    ffi::set_async_exc(py, ident, Some(exc));
+                    ffi::set_async_exc(py, ident, exc);
+                    // Code that catches the exception meets it again at its next line.
+                    let thread_state = t.worker.thread_state.load(Ordering::Acquire);
+                    if let Some(control) = t.worker.control.get() {
+                        ffi::trace_thread(py, thread_state, control.bind(py));
+                    }
                 }
             }
         });

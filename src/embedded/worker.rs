@@ -148,7 +148,6 @@ impl Context {
             // Under the interpreter lock, like the watchdog's check: no stop can be
             // raised into this thread (or a later one with the same id) after this.
             self.thread.exited.store(true, Ordering::Release);
-            ffi::set_async_exc(py, ffi::thread_ident(), None);
         });
     }
 
@@ -162,8 +161,12 @@ impl Context {
                 stop_exception: self.rt.stop_exception.clone_ref(py),
             },
         )?;
-        let state = module.call_method1(intern!(py, "new_session"), (capture, control))?;
+        let state = module.call_method1(intern!(py, "new_session"), (capture, &control))?;
         module.call_method1(intern!(py, "bind_thread"), (&state,))?;
+        let _ = self.thread.control.set(control.into_any().unbind());
+        self.thread
+            .thread_state
+            .store(ffi::current_thread_state(py), Ordering::Release);
         self.thread
             .ident
             .store(ffi::thread_ident(), Ordering::Release);
@@ -265,19 +268,21 @@ impl Context {
                 .call_method0(intern!(py, "reset"))
                 .and_then(|_| self.startup(py, state)),
         };
-        let stopped = self.control.stop_requested();
+        let stopped = self.control.was_stopped();
         // Leaving Running under the interpreter lock: the watchdog raises no more.
         if !req.ticket.advance(Phase::Running, Phase::Finishing) {
             return None;
         }
         self.control.begin(0);
         if stopped {
-            ffi::set_async_exc(py, ffi::thread_ident(), None);
+            ffi::untrace_current(py);
+            // A stop raised just before the run was settled may still be pending; let
+            // it land here rather than in the next run.
             let _ = self
                 .rt
                 .module
                 .bind(py)
-                .call_method0(intern!(py, "disarm_stop"));
+                .call_method0(intern!(py, "absorb_pending_stop"));
         }
         let output = self.capture.end_run();
         let mut r = self.to_result(py, outcome, req);
