@@ -1,0 +1,113 @@
+//! Shared helpers for the integration tests.
+//!
+//! Every test builds its sessions through [`session`] or [`builder`], so the whole suite
+//! can be pointed at another backend by changing only this file (see
+//! `PYSESSION_TEST_BACKEND`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use pysession::{Backend, ExecutionResult, Session, SessionBuilder, Status};
+
+/// Grace period used by every test session: short, so stopped code is given up fast.
+pub const GRACE: Duration = Duration::from_millis(300);
+/// Extra time allowed on top of timeout + grace for a call to return.
+pub const SLACK: Duration = Duration::from_secs(3);
+
+/// The backend the suite runs against: `PYSESSION_TEST_BACKEND`, default `embedded`.
+pub fn backend() -> Backend {
+    match std::env::var("PYSESSION_TEST_BACKEND") {
+        Err(std::env::VarError::NotPresent) => Backend::Embedded,
+        Ok(v) if v == "embedded" => Backend::Embedded,
+        other => panic!(
+            "PYSESSION_TEST_BACKEND={other:?} is not supported by the test suite (accepted: \"embedded\")"
+        ),
+    }
+}
+
+/// A builder for the backend under test, with a short grace period.
+pub fn builder() -> SessionBuilder {
+    Session::builder()
+        .backend(backend())
+        .grace_period(GRACE)
+        .timeout(Duration::from_secs(30))
+}
+
+/// A started session with the test defaults.
+pub fn session() -> Session {
+    builder().start().expect("session should start")
+}
+
+/// Runs `code` and returns the result, panicking if the call itself fails.
+#[track_caller]
+pub fn run(s: &Session, code: &str) -> ExecutionResult {
+    s.execute(code)
+        .unwrap_or_else(|e| panic!("execute({code:?}) failed: {e}"))
+}
+
+/// Runs `code`, asserting it succeeded; returns the result.
+#[track_caller]
+pub fn ok(s: &Session, code: &str) -> ExecutionResult {
+    let r = run(s, code);
+    assert_eq!(r.status, Status::Ok, "code {code:?} should succeed: {r:#?}");
+    assert!(r.success());
+    assert!(r.error.is_none(), "{r:#?}");
+    r
+}
+
+/// The value (repr of the last expression) of `code`, which must succeed.
+#[track_caller]
+pub fn value(s: &Session, code: &str) -> Option<String> {
+    ok(s, code).value
+}
+
+/// Runs `code`, asserting it raised `type_name`; returns the result.
+#[track_caller]
+pub fn raises(s: &Session, code: &str, type_name: &str) -> ExecutionResult {
+    let r = run(s, code);
+    assert_eq!(
+        r.status,
+        Status::Error,
+        "code {code:?} should raise: {r:#?}"
+    );
+    assert!(!r.success());
+    let e = r.error.as_ref().expect("an error result has an error");
+    assert_eq!(e.type_name, type_name, "{r:#?}");
+    r
+}
+
+/// The session still works: `1 + 1` gives `2`.
+#[track_caller]
+pub fn assert_alive(s: &Session) {
+    let r = s
+        .execute_with_timeout("1 + 1", Duration::from_secs(30))
+        .expect("session should still accept code");
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert_eq!(r.value.as_deref(), Some("2"), "{r:#?}");
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this process and call.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("pysession-test-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// `dir` as the session should report it from `os.getcwd()`.
+pub fn canonical(dir: &std::path::Path) -> String {
+    std::fs::canonicalize(dir)
+        .expect("canonicalize")
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned()
+}
+
+/// A Python string literal for `s` (repr-style, single quotes).
+pub fn py_str(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}

@@ -1,0 +1,308 @@
+//! Code that misbehaves: endless loops, sleeps, stuck C calls, exits, stdin, resource
+//! exhaustion. After each, the session still works.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use pysession::{ExecutionResult, Session, Status};
+
+/// A C call that holds the interpreter for a few seconds without running bytecode
+/// (about 3.5 s here: the embedded, shared-library interpreter is slower than
+/// `python3` itself).
+const STUCK_IN_C: &str = "sum(range(4 * 10**8))";
+
+fn timed(s: &Session, code: &str, timeout: Duration) -> (ExecutionResult, Duration) {
+    let begun = Instant::now();
+    let r = s.execute_with_timeout(code, timeout).expect("execute");
+    (r, begun.elapsed())
+}
+
+#[test]
+fn timeout_interrupts_busy_loop_and_keeps_state() {
+    let s = session();
+    let timeout = Duration::from_millis(200);
+    let (r, took) = timed(&s, "a = 5\nwhile True: pass", timeout);
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert!(!r.success());
+    assert!(took < timeout + GRACE + SLACK, "{took:?}");
+    let e = r.error.as_ref().expect("a timeout says why");
+    assert!(e.message.contains("timeout"), "{e:?}");
+    assert_eq!(value(&s, "a").as_deref(), Some("5"));
+    assert_alive(&s);
+}
+
+#[test]
+fn timeout_keeps_output_written_before_it() {
+    let s = session();
+    let (r, _) = timed(
+        &s,
+        "print('started')\nwhile True: pass",
+        Duration::from_millis(200),
+    );
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert_eq!(r.stdout, "started\n");
+    assert_alive(&s);
+}
+
+#[test]
+fn timeout_interrupts_sleep_and_keeps_state() {
+    let s = session();
+    let timeout = Duration::from_millis(300);
+    let (r, took) = timed(&s, "import time\nb = 'kept'\ntime.sleep(100)", timeout);
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert!(took < timeout + GRACE + SLACK, "{took:?}");
+    assert_eq!(value(&s, "b").as_deref(), Some("'kept'"));
+    assert_alive(&s);
+}
+
+#[test]
+fn timeout_interrupts_top_level_await_and_keeps_state() {
+    let s = session();
+    ok(&s, "import asyncio\nd = 'kept'");
+    let timeout = Duration::from_millis(200);
+    let (r, took) = timed(&s, "await asyncio.sleep(100)", timeout);
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert!(took < timeout + GRACE + SLACK, "{took:?}");
+    assert_eq!(value(&s, "d").as_deref(), Some("'kept'"));
+    // The session's event loop still works.
+    assert_eq!(
+        value(&s, "await asyncio.sleep(0, result='again')").as_deref(),
+        Some("'again'")
+    );
+    assert_alive(&s);
+}
+
+#[test]
+fn timeout_traceback_names_no_runtime_internals() {
+    let s = session();
+    let cases = [
+        "while True: pass",
+        "def spin():\n    while True: pass\nspin()",
+        "import asyncio\nasync def f():\n    while True:\n        await asyncio.sleep(0)\nawait f()",
+    ];
+    for code in cases {
+        let (r, _) = timed(&s, code, Duration::from_millis(200));
+        assert_eq!(r.status, Status::Timeout, "{code:?}: {r:#?}");
+        let tb = &r.error.as_ref().expect("a timeout says why").traceback;
+        assert!(!tb.contains("pysession_runtime"), "{code:?}: {tb}");
+        assert!(!tb.contains("pysession-runtime"), "{code:?}: {tb}");
+        assert_alive(&s);
+    }
+}
+
+#[test]
+fn execute_uses_the_session_default_timeout() {
+    let s = builder()
+        .timeout(Duration::from_millis(300))
+        .start()
+        .expect("start");
+    let begun = Instant::now();
+    let r = run(&s, "while True: pass");
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert!(begun.elapsed() < Duration::from_millis(300) + GRACE + SLACK);
+    assert_alive(&s);
+}
+
+#[test]
+fn loop_that_catches_base_exception_is_still_stopped() {
+    let s = session();
+    ok(&s, "c = 'before'");
+    let timeout = Duration::from_millis(200);
+    let code =
+        "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass";
+    let (r, took) = timed(&s, code, timeout);
+    assert!(
+        matches!(r.status, Status::Timeout | Status::Restarted),
+        "{r:#?}"
+    );
+    assert!(took < timeout + GRACE + SLACK, "{took:?}");
+    if r.status == Status::Timeout {
+        assert_eq!(value(&s, "c").as_deref(), Some("'before'"));
+    }
+    assert_alive(&s);
+}
+
+#[test]
+fn loop_that_catches_base_exception_and_sleeps_is_still_stopped() {
+    let s = session();
+    let timeout = Duration::from_millis(200);
+    let code = "import time\nwhile True:\n    try:\n        time.sleep(10)\n    except BaseException:\n        pass";
+    let (r, took) = timed(&s, code, timeout);
+    assert!(
+        matches!(r.status, Status::Timeout | Status::Restarted),
+        "{r:#?}"
+    );
+    assert!(took < timeout + GRACE + SLACK, "{took:?}");
+    assert_alive(&s);
+}
+
+#[test]
+fn code_stuck_in_c_is_abandoned_and_the_session_restarted() {
+    let s = session();
+    ok(&s, "earlier = 1");
+    let timeout = Duration::from_millis(200);
+    let (r, took) = timed(&s, STUCK_IN_C, timeout);
+    assert_eq!(r.status, Status::Restarted, "{r:#?}");
+    assert!(took < timeout + GRACE + SLACK, "{took:?}");
+    let e = r.error.as_ref().expect("a restart says why");
+    assert!(e.message.contains("restarted"), "{e:?}");
+    assert!(e.message.contains("timeout"), "{e:?}");
+    assert!(e.message.contains("grace"), "{e:?}");
+    // Once the C call returns, the fresh session answers.
+    assert_alive(&s);
+    raises(&s, "earlier", "NameError");
+    assert_alive(&s);
+}
+
+#[test]
+fn code_stuck_in_c_reruns_startup_code_in_the_new_session() {
+    let s = builder()
+        .startup_code("ready = 'yes'")
+        .start()
+        .expect("start");
+    ok(&s, "ready = 'changed'");
+    let (r, _) = timed(&s, STUCK_IN_C, Duration::from_millis(200));
+    assert_eq!(r.status, Status::Restarted, "{r:#?}");
+    assert_alive(&s);
+    assert_eq!(value(&s, "ready").as_deref(), Some("'yes'"));
+}
+
+fn assert_exit_is_an_error(code: &str, type_name: &str) {
+    let other = session();
+    ok(&other, "mine = 'other'");
+    let s = session();
+    ok(&s, "state = 'kept'");
+    let r = raises(&s, code, type_name);
+    assert_eq!(r.status, Status::Error);
+    assert_eq!(value(&s, "state").as_deref(), Some("'kept'"));
+    assert_alive(&s);
+    assert_eq!(value(&other, "mine").as_deref(), Some("'other'"));
+    assert_alive(&other);
+}
+
+#[test]
+fn sys_exit_is_an_error_result_and_the_host_lives() {
+    assert_exit_is_an_error("import sys\nsys.exit()", "SystemExit");
+}
+
+#[test]
+fn exit_builtin_is_an_error_result_and_the_host_lives() {
+    assert_exit_is_an_error("exit()", "SystemExit");
+}
+
+#[test]
+fn quit_builtin_is_an_error_result_and_the_host_lives() {
+    assert_exit_is_an_error("quit()", "SystemExit");
+}
+
+#[test]
+fn raise_system_exit_with_code_is_an_error_result() {
+    assert_exit_is_an_error("raise SystemExit(3)", "SystemExit");
+    let s = session();
+    let r = raises(&s, "raise SystemExit(3)", "SystemExit");
+    assert_eq!(r.error.unwrap().message, "3");
+    assert_alive(&s);
+}
+
+#[test]
+fn keyboard_interrupt_is_an_error_result() {
+    assert_exit_is_an_error("raise KeyboardInterrupt", "KeyboardInterrupt");
+}
+
+#[test]
+fn sys_exit_after_exit_builtin_still_leaves_stdin_usable() {
+    // exit() closes sys.stdin first; input() must still fail fast, not hang or crash.
+    let s = session();
+    raises(&s, "exit()", "SystemExit");
+    raises(&s, "input()", "EOFError");
+    assert_eq!(
+        value(&s, "import sys\nsys.stdin.read()").as_deref(),
+        Some("''")
+    );
+    assert_alive(&s);
+}
+
+#[test]
+fn input_fails_at_once_with_eof_error() {
+    let s = session();
+    let timeout = Duration::from_secs(5);
+    let (r, took) = timed(&s, "name = input('name? ')", timeout);
+    assert_eq!(r.status, Status::Error, "{r:#?}");
+    assert!(took < timeout, "input() must not wait: {took:?}");
+    let e = r.error.as_ref().unwrap();
+    assert_eq!(e.type_name, "EOFError");
+    assert!(e.message.contains("input"), "{e:?}");
+    assert_alive(&s);
+}
+
+#[test]
+fn stdin_reads_are_empty() {
+    let s = session();
+    assert_eq!(
+        value(&s, "import sys\nsys.stdin.read()").as_deref(),
+        Some("''")
+    );
+    assert_eq!(value(&s, "sys.stdin.readline()").as_deref(), Some("''"));
+    assert_alive(&s);
+}
+
+#[test]
+fn deep_recursion_is_a_recursion_error() {
+    let s = session();
+    raises(&s, "def f(n):\n    return f(n + 1)\nf(0)", "RecursionError");
+    assert_alive(&s);
+}
+
+#[test]
+fn huge_allocation_is_a_memory_error() {
+    let s = session();
+    raises(&s, "bytearray(10**15)", "MemoryError");
+    assert_alive(&s);
+}
+
+#[test]
+fn nul_byte_in_code_is_a_clear_error() {
+    let s = session();
+    let r = run(&s, "x = 1\0");
+    assert_eq!(r.status, Status::Error, "{r:#?}");
+    let e = r.error.as_ref().unwrap();
+    assert!(
+        e.type_name == "SyntaxError" || e.type_name == "ValueError",
+        "{e:?}"
+    );
+    assert!(e.message.contains("null"), "{e:?}");
+    raises(&s, "x", "NameError");
+    assert_alive(&s);
+}
+
+#[test]
+fn ten_thousand_lines_of_code_run() {
+    let s = session();
+    let code: Vec<String> = (0..10_000).map(|i| format!("v{i} = {i}")).collect();
+    let r = ok(&s, &code.join("\n"));
+    assert_eq!(r.value, None);
+    assert_eq!(value(&s, "v9999").as_deref(), Some("9999"));
+    assert_eq!(value(&s, "v0 + v5000").as_deref(), Some("5000"));
+    assert_alive(&s);
+}
+
+#[test]
+fn session_is_usable_after_a_series_of_hostile_cells() {
+    let s = session();
+    ok(&s, "survivor = 'yes'");
+    let short = Duration::from_millis(200);
+    assert_eq!(
+        timed(&s, "while True: pass", short).0.status,
+        Status::Timeout
+    );
+    raises(&s, "import sys; sys.exit(1)", "SystemExit");
+    raises(&s, "input()", "EOFError");
+    assert_eq!(
+        timed(&s, "import time; time.sleep(50)", short).0.status,
+        Status::Timeout
+    );
+    raises(&s, "1/0", "ZeroDivisionError");
+    assert_eq!(value(&s, "survivor").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}
