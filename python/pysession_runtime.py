@@ -8,8 +8,9 @@ does four jobs:
 * runs a cell with file semantics, returning the repr of a trailing expression the way a
   notebook's ``Out[]`` does, and supporting top-level ``await``;
 * formats tracebacks that show the user's source lines and none of this module's frames;
-* makes the waits it controls (``time.sleep``) interruptible and keeps ``input()`` from
-  ever blocking on the host's standard input.
+* makes the waits it controls (``time.sleep``, a session's event loop) interruptible,
+  keeps ``input()`` from ever blocking on the host's standard input, and remembers a
+  session's ``os.chdir`` for its next runs.
 
 Objects handed in by the host:
 
@@ -19,8 +20,9 @@ Objects handed in by the host:
 ``control``
     has ``sleep(seconds)`` (returns early, raising the stop exception, when the run is
     interrupted), ``stopping()`` (true while the current run is being stopped),
-    ``arm()`` (trace this thread so that every new line raises the stop) and
-    ``settle()`` (the stop has arrived: raise no more).
+    ``arm()`` (trace this thread so that every new line raises the stop),
+    ``settle()`` (the stop has arrived: raise no more) and ``moved_to(path)`` (the
+    session changed its working directory).
 
 Nothing here keeps per-session state in module globals except the thread-to-session
 maps, which the host updates through ``bind_thread`` / ``unbind_thread``.
@@ -30,6 +32,7 @@ import ast
 import builtins
 import io
 import linecache
+import os
 import sys
 import threading
 import time
@@ -231,6 +234,17 @@ def _sleep(seconds):
     control.sleep(seconds)
 
 
+_real_chdir = os.chdir
+
+
+def _chdir(path):
+    _real_chdir(path)
+    owner = _owners.get(_get_ident())
+    if owner is not None:
+        # The session's next runs start here; other sessions keep their own.
+        owner.control.moved_to(os.getcwd())
+
+
 _original_thread_start = threading.Thread.start
 
 
@@ -266,6 +280,7 @@ def install():
     builtins.input = _input
     time.sleep = _sleep
     threading.Thread.start = _thread_start
+    os.chdir = _chdir
     if not getattr(sys, "argv", None):
         sys.argv = [""]
     if "" not in sys.path:
@@ -355,14 +370,22 @@ class SessionState:
                 absorb_pending_stop()
             except StopExecution:
                 pass
-            return ("stopped", None, _describe(e, chain=False))
+            return ("stopped", None, ("StopExecution", "", _format_stack(e)))
         except BaseException as e:
             return ("error", None, _describe(e))
 
     def _run_code(self, code):
-        if code.co_flags & _CO_COROUTINE:
-            return self._event_loop().run_until_complete(eval(code, self.ns))
-        return eval(code, self.ns)
+        if not code.co_flags & _CO_COROUTINE:
+            return eval(code, self.ns)
+        loop = self._event_loop()
+        task = loop.create_task(eval(code, self.ns))
+        try:
+            return loop.run_until_complete(task)
+        except BaseException:
+            # Stopped or failed inside the loop: the cell's task must not resume the
+            # next time the loop runs.
+            task.cancel()
+            raise
 
     def _event_loop(self):
         if self.loop is None or self.loop.is_closed():
@@ -375,6 +398,19 @@ class SessionState:
         lines = code.splitlines(keepends=True)
         linecache.cache[filename] = (len(code), None, lines, filename)
         self.filenames.append(filename)
+
+
+def wake_loop(ident):
+    """Called by the host while it stops a run: a session waiting in its event loop
+    (top-level ``await``) wakes up, so the stop can be raised."""
+    owner = _owners.get(ident)
+    loop = owner.loop if owner is not None else None
+    if loop is not None and loop.is_running():
+        loop.call_soon_threadsafe(_nothing)
+
+
+def _nothing():
+    pass
 
 
 def absorb_pending_stop():
@@ -449,11 +485,31 @@ def _format(exc, chain=True):
         return "".join(traceback.format_exception_only(type(exc), exc))
 
 
-def _strip_runtime_frames(te, seen):
+def _format_stack(exc):
+    """Where stopped code was: the user's frames and what they called, no exception
+    line (the host words that)."""
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+        _strip_runtime_frames(te, set(), user_only=True)
+        if not te.stack:
+            return ""
+        return "Traceback (most recent call last):\n" + "".join(te.stack.format())
+    except Exception:
+        return ""
+
+
+def _strip_runtime_frames(te, seen, user_only=False):
+    """Drops the runtime's frames, and the frames of the machinery that called the
+    user's code (such as an event loop) before the first frame of a cell."""
     if id(te) in seen:
         return
     seen.add(id(te))
     frames = [f for f in te.stack if f.filename != RUNTIME_FILE]
+    first_cell = next((i for i, f in enumerate(frames) if f.filename.startswith("<cell ")), None)
+    if first_cell is not None:
+        frames = frames[first_cell:]
+    elif user_only:
+        frames = []
     if len(frames) != len(te.stack):
         te.stack = traceback.StackSummary.from_list(frames)
     for linked in (te.__cause__, te.__context__):

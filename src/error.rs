@@ -39,9 +39,8 @@ pub enum Error {
     #[error("startup code raised {}: {}\n{}", .0.type_name, .0.message, .0.traceback)]
     Startup(PythonError),
 
-    /// The interpreter did not answer in time, because code in another session holds it
-    /// (C code that never releases the GIL). The session was reset and will be usable
-    /// as soon as the interpreter is free.
+    /// The startup code ran past its timeout and could not be stopped (it is blocked in
+    /// C code). The session is stopped.
     #[error("{0}")]
     Busy(String),
 

@@ -204,12 +204,12 @@ impl Session {
     }
 
     /// Fresh state: a new namespace, the startup code run again. If the startup code
-    /// raises, the session is stopped and the error returned.
+    /// raises or cannot finish, the session is stopped and the error returned.
     pub fn restart(&self) -> Result<(), Error> {
         let _turn = self.calls.lock();
         let backend = self.current()?;
         match backend.restart(self.config.timeout) {
-            Err(e @ Error::Startup(_)) => {
+            Err(e @ (Error::Startup(_) | Error::Busy(_))) => {
                 self.slot().take();
                 backend.stop();
                 Err(e)

@@ -7,12 +7,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use std::os::raw::c_int;
+use std::path::PathBuf;
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
-use super::interp::RUNTIME_FILE;
+use super::interp::CELL_FILE_PREFIX;
 
 /// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
 /// Abandoned.
@@ -68,6 +69,10 @@ pub(crate) struct ControlShared {
     stopping: AtomicU64,
     /// The run whose stop has arrived and been caught by the runtime.
     settled: AtomicU64,
+    /// The run whose stop was ignored long enough to trace its lines.
+    escalated: AtomicU64,
+    /// Where the session's own `os.chdir` moved it, if it did.
+    moved_to: Mutex<Option<PathBuf>>,
     wake: Mutex<()>,
     cv: Condvar,
 }
@@ -97,6 +102,25 @@ impl ControlShared {
     pub(crate) fn was_stopped(&self) -> bool {
         let current = self.current.load(Ordering::Acquire);
         current != 0 && self.stopping.load(Ordering::Acquire) == current
+    }
+
+    /// The current run keeps going despite the stop: trace it from now on.
+    pub(crate) fn escalate(&self) {
+        self.escalated
+            .store(self.current.load(Ordering::Acquire), Ordering::Release);
+    }
+
+    fn escalated(&self) -> bool {
+        let current = self.current.load(Ordering::Acquire);
+        current != 0 && self.escalated.load(Ordering::Acquire) == current
+    }
+
+    /// Where the session's code moved its working directory since the last call.
+    pub(crate) fn take_moved(&self) -> Option<PathBuf> {
+        self.moved_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Waits up to `duration`, returning early (true) if the run is asked to stop.
@@ -154,9 +178,21 @@ impl RunControl {
         self.shared.stop_requested()
     }
 
-    /// Traces this thread so that every new line of user code raises the stop.
+    /// The session's code called `os.chdir`: its next runs start in `path`.
+    fn moved_to(&self, path: PathBuf) {
+        *self
+            .shared
+            .moved_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(path);
+    }
+
+    /// Traces this thread so that every new line of user code raises the stop, once
+    /// the watchdog has escalated (the code ignored the stop for a while).
     fn arm(slf: &Bound<'_, Self>) {
-        super::ffi::trace_current(slf.py(), slf.as_any());
+        if slf.get().shared.escalated() {
+            super::ffi::trace_current(slf.py(), slf.as_any());
+        }
     }
 
     /// The stop has arrived where the runtime catches it: no more may be raised. This
@@ -182,16 +218,17 @@ pub(crate) fn raise_if_stopping(
     if !control.shared.stop_requested() {
         return 0;
     }
-    // The runtime's own frames are where the stop is caught: raising there again would
-    // only lose the traceback of where the user's code was.
-    let in_runtime = frame
+    // Only the user's own code (cells, and functions defined in them) is stopped line
+    // by line; library code, the runtime and their `finally` blocks run on, so an
+    // event loop or a lock is not left half torn down.
+    let in_cell = frame
         .getattr(intern!(py, "f_code"))
         .and_then(|code| code.getattr(intern!(py, "co_filename")))
         .is_ok_and(|name| {
             name.cast::<PyString>()
-                .is_ok_and(|n| n.to_str().is_ok_and(|n| n == RUNTIME_FILE))
+                .is_ok_and(|n| n.to_str().is_ok_and(|n| n.starts_with(CELL_FILE_PREFIX)))
         });
-    if in_runtime {
+    if !in_cell {
         return 0;
     }
     PyErr::from_type(control.stop_exception.bind(py).clone(), ()).restore(py);

@@ -1,6 +1,7 @@
 //! The process has one working directory; sessions have their own. Runs of sessions
 //! that want the same directory go on together; a run that wants another waits until
-//! they are over, then moves the process there.
+//! they are over, then moves the process there. When the last run leaves, the process
+//! goes back to the directory the host had it in.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -11,11 +12,14 @@ use super::control::{Phase, Ticket};
 struct GateState {
     dir: Option<PathBuf>,
     holders: usize,
+    /// Where the host had the process before the first run moved it.
+    host: Option<PathBuf>,
 }
 
 static GATE: Mutex<GateState> = Mutex::new(GateState {
     dir: None,
     holders: 0,
+    host: None,
 });
 static TURN: Condvar = Condvar::new();
 
@@ -48,6 +52,7 @@ impl CwdTurn {
                             dir.display()
                         ))
                     })?;
+                    state.host = here;
                 }
                 state.dir = Some(dir.to_path_buf());
                 state.holders = 1;
@@ -66,12 +71,6 @@ impl CwdTurn {
             };
         }
     }
-
-    /// Ends the turn; returns the directory the code left the process in, so that the
-    /// session's next run starts there (`os.chdir` persists within a session).
-    pub(crate) fn leave(self) -> Option<PathBuf> {
-        std::env::current_dir().ok()
-    }
 }
 
 impl Drop for CwdTurn {
@@ -80,6 +79,10 @@ impl Drop for CwdTurn {
         state.holders = state.holders.saturating_sub(1);
         if state.holders == 0 {
             state.dir = None;
+            if let Some(host) = state.host.take() {
+                // The host's directory may be gone; then the process stays where it is.
+                let _ = std::env::set_current_dir(host);
+            }
             TURN.notify_all();
         }
     }

@@ -15,6 +15,8 @@ use crate::Error;
 const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
 /// The file name of the runtime's code objects (`RUNTIME_FILE` in the module).
 pub(crate) const RUNTIME_FILE: &str = "<pysession-runtime>";
+/// How the file names of the user's cells begin (`<cell 12>`).
+pub(crate) const CELL_FILE_PREFIX: &str = "<cell ";
 
 /// Handles into the loaded runtime module.
 pub(crate) struct Runtime {

@@ -88,10 +88,10 @@ impl Embedded {
     }
 
     /// Sends a job and waits for it: until the deadline, then (if the code is running)
-    /// a grace period while it is stopped, then no longer: the worker is abandoned and
-    /// replaced.
+    /// a grace period while it is stopped, then no longer: the worker is abandoned.
     fn run(&self, job: Job, timeout: Duration) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
+        let respawn = matches!(job, Job::Execute(_));
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
         let ticket = Ticket::new();
         let (reply, replies) = bounded(1);
@@ -131,7 +131,7 @@ impl Embedded {
                         Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
                         Err(RecvTimeoutError::Timeout) => {
                             if ticket.advance(Phase::Running, Phase::Abandoned) {
-                                self.abandon(timeout)
+                                self.abandon(timeout, respawn)
                             } else {
                                 // Finishing: the reply is being built right now.
                                 replies.recv().map_err(|_| worker_gone())?
@@ -145,43 +145,48 @@ impl Embedded {
         Ok(result)
     }
 
-    /// Gives up on the worker whose code would not stop, starts a fresh one in its
-    /// place, and says so. The old thread ends by itself once its code returns to
-    /// Python; until then it may hold the interpreter, and the new worker (like every
-    /// other session) waits for it.
-    fn abandon(&self, timeout: Duration) -> ExecutionResult {
+    /// Gives up on the worker whose code would not stop, and says so. After user code,
+    /// a fresh worker takes its place (running the startup code); after startup code,
+    /// which would only block again, the session is left stopped. The old thread ends
+    /// by itself once its code returns to Python.
+    fn abandon(&self, timeout: Duration, respawn: bool) -> ExecutionResult {
         let output = self.capture.end_run();
-        let replacement = Worker::spawn(self.rt, self.cfg.clone(), self.capture.clone());
-        let mut slot = self.lock_worker();
-        let restarted = match replacement {
-            Ok(worker) => {
-                let (reply, _) = bounded(1);
-                let _ = worker.tx.send(Msg::Run(Request {
-                    job: Job::Startup,
-                    run: self.next_run.fetch_add(1, Ordering::Relaxed),
-                    ticket: Ticket::new(),
-                    timeout,
-                    reply,
-                }));
-                *slot = Some(worker);
-                "the session was restarted with fresh state (startup code re-run)"
-            }
-            Err(_) => {
-                *slot = None;
-                "the session could not be restarted (no thread could be started) and is stopped"
-            }
+        let replacement = if respawn {
+            Worker::spawn(self.rt, self.cfg.clone(), self.capture.clone()).ok()
+        } else {
+            None
         };
-        drop(slot);
+        let what = if respawn {
+            "the code"
+        } else {
+            "the startup code"
+        };
+        let outcome = match (&replacement, respawn) {
+            (Some(_), _) => "the session was restarted with fresh state (startup code re-run); all variables are lost",
+            (None, true) => "the session could not be restarted (no thread could be started) and is stopped",
+            (None, false) => "the session is stopped",
+        };
+        if let Some(worker) = &replacement {
+            let (reply, _) = bounded(1);
+            let _ = worker.tx.send(Msg::Run(Request {
+                job: Job::Startup,
+                run: self.next_run.fetch_add(1, Ordering::Relaxed),
+                ticket: Ticket::new(),
+                timeout,
+                reply,
+            }));
+        }
+        *self.lock_worker() = replacement;
         let mut r = ExecutionResult::empty(Status::Restarted);
         (r.stdout, r.stdout_truncated_bytes) = output.stdout;
         (r.stderr, r.stderr_truncated_bytes) = output.stderr;
         r.error = Some(PythonError {
             type_name: "SessionRestarted".into(),
             message: format!(
-                "the code ran past its {} timeout and did not stop within the {} grace period \
-                 (it is probably blocked inside C code that holds the interpreter); {restarted}. \
-                 All variables are lost. Until that code returns, it may keep the interpreter \
-                 busy and other sessions wait.",
+                "{what} ran past its {} timeout and did not stop within the {} grace period: \
+                 it is blocked where it cannot be interrupted (inside C code, such as a long \
+                 computation in an extension or a wait on a lock or socket); {outcome}. If \
+                 that code holds the interpreter lock, every session waits until it returns.",
                 human(timeout),
                 human(self.grace)
             ),
@@ -243,10 +248,7 @@ fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
     match result.status {
         Status::Ok => Ok(()),
         Status::Restarted => Err(Error::Busy(
-            result
-                .error
-                .map(|e| format!("startup code did not finish: {}", e.message))
-                .unwrap_or_default(),
+            result.error.map(|e| e.message).unwrap_or_default(),
         )),
         _ => Err(Error::Startup(result.error.unwrap_or_else(|| {
             PythonError {

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use pyo3::intern;
 use pyo3::prelude::*;
 
 use super::control::{ControlShared, Phase, Ticket};
@@ -18,6 +19,8 @@ use super::interp;
 
 /// How often a stop is raised again while the code keeps going.
 const REPEAT: Duration = Duration::from_millis(5);
+/// Stops raised before the stopped thread's lines are traced.
+const ESCALATE_AFTER: u32 = 4;
 
 /// What the watchdog needs to know about a worker thread.
 #[derive(Debug, Default)]
@@ -36,6 +39,8 @@ struct Target {
     worker: Arc<WorkerThread>,
     control: Arc<ControlShared>,
     ticket: Arc<Ticket>,
+    /// Stops raised so far.
+    rounds: u32,
 }
 
 impl Target {
@@ -70,6 +75,7 @@ pub(crate) fn stop(worker: Arc<WorkerThread>, control: Arc<ControlShared>, ticke
         worker,
         control,
         ticket,
+        rounds: 0,
     });
 }
 
@@ -94,17 +100,28 @@ fn watch(rx: Receiver<Target>) {
         let Ok(rt) = interp::runtime() else { return };
         Python::attach(|py| {
             let exc = rt.stop_exception.bind(py);
-            for t in &targets {
+            for t in &mut targets {
                 // Checked under the interpreter lock, which the worker also holds when it
                 // leaves Running: so a stop never lands after the run is over.
                 let ident = t.worker.ident.load(Ordering::Acquire);
                 if ident != 0 && t.live() {
                     ffi::set_async_exc(py, ident, exc);
-                    // Code that catches the exception meets it again at its next line.
-                    let thread_state = t.worker.thread_state.load(Ordering::Acquire);
-                    if let Some(control) = t.worker.control.get() {
-                        ffi::trace_thread(py, thread_state, control.bind(py));
+                    t.rounds += 1;
+                    // Code that keeps catching the exception meets it again at each new
+                    // line. Not at once: cleanup that runs as the stop unwinds (`finally`,
+                    // `with`) gets a few rounds to finish undisturbed.
+                    if t.rounds > ESCALATE_AFTER {
+                        t.control.escalate();
+                        let thread_state = t.worker.thread_state.load(Ordering::Acquire);
+                        if let Some(control) = t.worker.control.get() {
+                            ffi::trace_thread(py, thread_state, control.bind(py));
+                        }
                     }
+                    // A session waiting in its event loop wakes up to meet the stop.
+                    let _ = rt
+                        .module
+                        .bind(py)
+                        .call_method1(intern!(py, "wake_loop"), (ident,));
                 }
             }
         });

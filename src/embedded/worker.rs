@@ -236,10 +236,13 @@ impl Context {
             }
             if matches!(req.job, Job::Restart) {
                 cwd = self.cfg.working_directory.clone();
+                self.control.take_moved();
             }
-            match self.run(py, state, &req) {
+            let outcome = self.run(py, state, &req);
+            drop(turn);
+            match outcome {
                 Some(result) => {
-                    if let Some(dir) = turn.leave() {
+                    if let Some(dir) = self.control.take_moved() {
                         cwd = dir;
                     }
                     if req.reply.send(result.clone()).is_err() && matches!(req.job, Job::Startup) {
@@ -340,13 +343,15 @@ impl Context {
             "ok" => {}
             "stopped" => {
                 r.status = Status::Timeout;
+                let message = format!(
+                    "the code ran past its {} timeout and was stopped; the session's state is kept",
+                    crate::session::human(req.timeout)
+                );
+                let stack = error.map(|e| e.2).unwrap_or_default();
                 r.error = Some(PythonError {
                     type_name: "TimeoutError".into(),
-                    message: format!(
-                        "the code ran past its {} timeout and was stopped; the session's state is kept",
-                        crate::session::human(req.timeout)
-                    ),
-                    traceback: error.map(|e| e.2).unwrap_or_default(),
+                    traceback: format!("{stack}TimeoutError: {message}\n"),
+                    message,
                 });
             }
             _ => {
