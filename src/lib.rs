@@ -81,12 +81,15 @@
 //!
 //! Every execute has a timeout (the session's default, or
 //! [`Session::execute_with_timeout`]). At the deadline the code is stopped: a
-//! `BaseException` subclass is raised in the session's thread, and raised again every
-//! few milliseconds while the code catches it; while a stop is pending every new line
-//! of user code raises it, so `except BaseException: pass` loops stop too. `time.sleep`
-//! in a session returns at once when the run is stopped. The result has status
-//! [`Status::Timeout`], the output so far, a traceback of where the code was, and the
-//! session's state is kept.
+//! `BaseException` subclass is raised in the session's thread (so `except Exception`
+//! does not catch it), and raised again every 5 ms while the code catches it. Code that
+//! keeps catching it for more than about 20 ms is then stopped line by line: every new
+//! line of the user's own code (cells, and functions defined in them) raises it, so
+//! even `except BaseException: pass` loops end. Library code is not stopped line by
+//! line, so its `finally` blocks and `with` exits complete. `time.sleep` returns at
+//! once when the run is stopped, and a session waiting in its event loop (top-level
+//! `await`) is woken up. The result has status [`Status::Timeout`], the output so far,
+//! a traceback of where the user's code was, and the session's state is kept.
 //!
 //! Code that does not return to Python bytecode cannot be stopped that way: a long call
 //! into C (`sum(range(10**10))`, a pathological regular expression, a blocking lock or
@@ -96,6 +99,8 @@
 //! startup code runs again), and the result has status [`Status::Restarted`] with the
 //! output so far and an explanation. **No call waits longer than its timeout plus the
 //! grace period.** The abandoned code is stopped as soon as it returns to Python.
+//! Startup code that cannot be stopped is not run again: [`Session::start`] or
+//! [`Session::restart`] fails with [`Error::Busy`] and the session is stopped.
 //!
 //! # The embedded backend and its limits
 //!
@@ -123,8 +128,10 @@
 //! - **Working directory.** The process has one. Each session has its own (default: the
 //!   process's working directory when it started); runs of sessions that want different
 //!   directories take turns, and runs that want the same one go together. `os.chdir`
-//!   moves the session for its next runs (and any session running in the same
-//!   directory at that moment); `restart` moves it back.
+//!   in a session's code moves that session for its next runs (sessions running in
+//!   the same directory at that moment see the move until their run ends); `restart`
+//!   moves it back. When no session runs code, the process is back in the directory
+//!   the host had it in.
 //! - **Standard input.** There is none: `input()` raises `EOFError` at once and
 //!   `sys.stdin` reads as empty. The host's stdin is never read.
 //! - **Virtual environments.** [`python_executable`](SessionBuilder::python_executable)
