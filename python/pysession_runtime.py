@@ -30,6 +30,7 @@ maps, which the host updates through ``bind_thread`` / ``unbind_thread``.
 
 import ast
 import builtins
+import collections
 import io
 import linecache
 import os
@@ -43,11 +44,14 @@ _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _CO_COROUTINE = 0x80
 _get_ident = threading.get_ident
 
-# Thread ident -> SessionState, for every thread whose output belongs to a session.
+# Thread ident -> (SessionState, run): every thread whose output belongs to a session,
+# with the run that started it (None for the session's worker thread itself).
 _owners = {}
 # Thread ident -> control object, for the session worker threads only.
 _controls = {}
 _cell_counter = iter(range(1, 1 << 62))
+# Characters of cell source a session keeps for tracebacks.
+_SOURCE_BUDGET = 16 << 20
 
 
 class StopExecution(BaseException):
@@ -107,7 +111,7 @@ class _SessionStream(io.TextIOBase):
             if not isinstance(s, str):
                 raise TypeError(f"write() argument must be str, not {type(s).__name__}")
             s = str(s)
-        owner.capture.write(self._stream, s)
+        owner[0].capture.write(self._stream, s, owner[1])
         return len(s)
 
     def writelines(self, lines):
@@ -159,7 +163,7 @@ class _SessionBuffer(io.RawIOBase):
             if fallback is not None and hasattr(fallback, "buffer"):
                 return fallback.buffer.write(data)
             return len(data)
-        owner.capture.write_bytes(self._text._stream, data)
+        owner[0].capture.write_bytes(self._text._stream, data, owner[1])
         return len(data)
 
     def writable(self):
@@ -242,7 +246,7 @@ def _chdir(path):
     owner = _owners.get(_get_ident())
     if owner is not None:
         # The session's next runs start here; other sessions keep their own.
-        owner.control.moved_to(os.getcwd())
+        owner[0].control.moved_to(os.getcwd())
 
 
 _original_thread_start = threading.Thread.start
@@ -251,6 +255,12 @@ _original_thread_start = threading.Thread.start
 def _thread_start(self):
     owner = _owners.get(_get_ident())
     if owner is not None:
+        state, started_by = owner
+        if started_by is None:
+            started_by = state.control.current_run()
+        # The new thread's output belongs to the run that started it: written during a
+        # later run, it is reported as background output, not as that run's own.
+        owner = (state, started_by)
         run = self.run
 
         def _owned_run():
@@ -311,13 +321,14 @@ def add_site_dir(path):
 class SessionState:
     """One session's namespace, output capture and run control."""
 
-    __slots__ = ("ns", "capture", "control", "loop", "filenames", "__weakref__")
+    __slots__ = ("ns", "capture", "control", "loop", "filenames", "source_bytes", "__weakref__")
 
     def __init__(self, capture, control):
         self.capture = capture
         self.control = control
         self.loop = None
-        self.filenames = []
+        self.filenames = collections.deque()
+        self.source_bytes = 0
         self.ns = _fresh_namespace()
 
     def reset(self):
@@ -328,7 +339,8 @@ class SessionState:
     def close(self):
         for name in self.filenames:
             linecache.cache.pop(name, None)
-        self.filenames = []
+        self.filenames.clear()
+        self.source_bytes = 0
         loop, self.loop = self.loop, None
         if loop is not None and not loop.is_running():
             try:
@@ -395,16 +407,23 @@ class SessionState:
         return self.loop
 
     def _remember_source(self, filename, code):
+        # Tracebacks show the lines of cells; the oldest are forgotten past a budget.
         lines = code.splitlines(keepends=True)
         linecache.cache[filename] = (len(code), None, lines, filename)
         self.filenames.append(filename)
+        self.source_bytes += len(code)
+        while self.source_bytes > _SOURCE_BUDGET and len(self.filenames) > 1:
+            old = self.filenames.popleft()
+            entry = linecache.cache.pop(old, None)
+            if entry is not None:
+                self.source_bytes -= entry[0]
 
 
 def wake_loop(ident):
     """Called by the host while it stops a run: a session waiting in its event loop
     (top-level ``await``) wakes up, so the stop can be raised."""
     owner = _owners.get(ident)
-    loop = owner.loop if owner is not None else None
+    loop = owner[0].loop if owner is not None else None
     if loop is not None and loop.is_running():
         loop.call_soon_threadsafe(_nothing)
 
@@ -438,7 +457,7 @@ def new_session(capture, control):
 def bind_thread(state):
     """Make the calling thread a session worker: its output and waits are the session's."""
     ident = _get_ident()
-    _owners[ident] = state
+    _owners[ident] = (state, None)
     _controls[ident] = state.control
 
 

@@ -60,7 +60,9 @@
 //!
 //! `sys.stdout` and `sys.stderr` are replaced, once per process, by streams that route
 //! each write to the session owning the writing thread. Threads started by session code
-//! (`threading.Thread`, thread pools) belong to that session. Output is stored outside
+//! (`threading.Thread`, thread pools) belong to that session (threads started with the
+//! low-level `_thread.start_new_thread` do not: their output goes to the host's real
+//! stdout/stderr). Output is stored outside
 //! the interpreter, bounded where it is produced: past
 //! [`output_limit`](SessionBuilder::output_limit) bytes per stream, the head and the tail
 //! are kept with a marker between that says how many bytes were cut, and
@@ -68,11 +70,13 @@
 //! flood costs a fixed amount of memory however long it runs. Bytes written to
 //! `sys.stdout.buffer` are decoded as UTF-8 with invalid sequences replaced by U+FFFD.
 //!
-//! Output that a session's threads write while no execute is running is kept and
-//! delivered once, in the next result's
+//! An execute's `stdout` holds only what its own code wrote (and threads it started
+//! while it runs). What the session's other threads write (between executes, or
+//! threads started by earlier executes, or code that was given up on) is kept and
+//! delivered once, in the next execute's
 //! [`background_stdout`](ExecutionResult::background_stdout) /
-//! [`background_stderr`](ExecutionResult::background_stderr), never mixed into that
-//! execute's own output.
+//! [`background_stderr`](ExecutionResult::background_stderr): never lost, never
+//! passed off as that execute's own output.
 //!
 //! Code that replaces `sys.stdout` (or closes it) does not break capture: the routing
 //! streams are put back at the start of every execute, and closing them is ignored.
@@ -98,7 +102,8 @@
 //! up on it: its thread is abandoned, a fresh thread and namespace take its place (the
 //! startup code runs again), and the result has status [`Status::Restarted`] with the
 //! output so far and an explanation. **No call waits longer than its timeout plus the
-//! grace period.** The abandoned code is stopped as soon as it returns to Python.
+//! grace period** (counted from its turn: calls on one session run one after another,
+//! so a call also waits for the earlier ones). The abandoned code is stopped as soon as it returns to Python.
 //! Startup code that cannot be stopped is not run again: [`Session::start`] or
 //! [`Session::restart`] fails with [`Error::Busy`] and the session is stopped.
 //!

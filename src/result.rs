@@ -15,10 +15,11 @@ pub enum Status {
     Error,
     /// The code ran past its timeout and was stopped. Session state is kept.
     Timeout,
-    /// The code was stopped on request. Session state is kept.
+    /// The code was stopped on request. Session state is kept. Part of the result
+    /// format; this version has no interrupt request yet, so it does not produce it.
     Interrupted,
-    /// The code could not be stopped (or its process died), so the session was restarted:
-    /// state is lost and [`ExecutionResult::error`] says why.
+    /// The code could not be stopped, so the session was restarted: state is lost and
+    /// [`ExecutionResult::error`] says why.
     Restarted,
 }
 
@@ -83,9 +84,10 @@ pub struct ExecutionResult {
     pub stdout_truncated_bytes: u64,
     /// Bytes of stderr cut from the middle because of the output limit (0: nothing cut).
     pub stderr_truncated_bytes: u64,
-    /// Output that the session's threads wrote to stdout while no `execute` was running
-    /// (after the previous one returned). Delivered once, here, so it is never lost and
-    /// never mixed into this execution's own `stdout`.
+    /// What the session's other threads wrote to stdout since the previous execute's
+    /// result: between executes, or during this one by threads that earlier executes
+    /// started, or by code that was given up on. Delivered once, here, so it is never
+    /// lost and never passed off as this execution's own `stdout`.
     pub background_stdout: String,
     /// Like [`background_stdout`](Self::background_stdout), for stderr.
     pub background_stderr: String,

@@ -92,7 +92,8 @@ impl SessionBuilder {
 
     /// How long code that is being stopped gets to stop before the session gives up
     /// on it and restarts (status [`Restarted`](crate::Status::Restarted)). No call
-    /// waits longer than its timeout plus this. Default:
+    /// waits longer than its timeout plus this, once it is its turn (calls on one
+    /// session wait for the earlier ones). Default:
     /// [`DEFAULT_GRACE_PERIOD`](Self::DEFAULT_GRACE_PERIOD).
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.config.grace_period = grace;
@@ -200,7 +201,12 @@ impl Session {
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
         let _turn = self.calls.lock();
-        self.current()?.execute(code, timeout)
+        let backend = self.current()?;
+        let result = backend.execute(code, timeout);
+        if !backend.is_running() {
+            self.slot().take();
+        }
+        result
     }
 
     /// Fresh state: a new namespace, the startup code run again. If the startup code
@@ -208,18 +214,16 @@ impl Session {
     pub fn restart(&self) -> Result<(), Error> {
         let _turn = self.calls.lock();
         let backend = self.current()?;
-        match backend.restart(self.config.timeout) {
-            Err(e @ (Error::Startup(_) | Error::Busy(_))) => {
-                self.slot().take();
-                backend.stop();
-                Err(e)
-            }
-            other => other,
+        let outcome = backend.restart(self.config.timeout);
+        if !backend.is_running() {
+            self.slot().take();
         }
+        outcome
     }
 
     /// Stops the session and its thread. Fails with [`Error::NotRunning`] if it is not
-    /// running. Waits at most the grace period for the thread to end.
+    /// running. Waits for a call in progress on another thread to finish, then at most
+    /// the grace period for the thread to end.
     pub fn stop(&self) -> Result<(), Error> {
         let _turn = self.calls.lock();
         let backend = self.slot().take().ok_or(Error::NotRunning)?;
@@ -227,9 +231,10 @@ impl Session {
         Ok(())
     }
 
-    /// True between a successful start and a stop.
+    /// True between a successful start and a stop (or a failure that stopped the
+    /// session, such as startup code that raised).
     pub fn is_running(&self) -> bool {
-        self.slot().is_some()
+        self.slot().as_ref().is_some_and(|b| b.is_running())
     }
 }
 

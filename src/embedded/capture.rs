@@ -8,6 +8,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use super::control::ControlShared;
 
 /// One stream's text, bounded to a head and a tail.
 #[derive(Debug)]
@@ -112,11 +115,6 @@ impl Bounded {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_empty() && self.tail.is_empty() && self.pending.is_empty()
-    }
-
     /// The text kept, with a marker where bytes were cut, and the number of bytes cut.
     pub(crate) fn finish(mut self) -> (String, u64) {
         if !self.pending.is_empty() {
@@ -169,11 +167,13 @@ pub(crate) fn bound_text(text: String, limit: usize) -> String {
     b.finish().0
 }
 
-/// What one run wrote.
+/// What one run wrote, and (for an execute) what the session's other threads wrote
+/// since the previous execute's result.
 #[derive(Debug)]
 pub(crate) struct RunOutput {
     pub stdout: (String, u64),
     pub stderr: (String, u64),
+    pub background: Option<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -197,13 +197,19 @@ impl Streams {
             &mut self.out
         }
     }
+
+    fn finish(self) -> ((String, u64), (String, u64)) {
+        (self.out.finish(), self.err.finish())
+    }
 }
 
 #[derive(Debug)]
 struct CaptureState {
-    /// Output of the run in progress, if any.
+    /// The run in progress (0: none) and its output.
+    run_id: u64,
     run: Option<Streams>,
-    /// Output written while no run was in progress.
+    /// Output of threads that are not the current run's: written between runs, or by
+    /// threads that earlier runs started, or by abandoned code.
     background: Streams,
 }
 
@@ -219,6 +225,7 @@ impl CaptureShared {
         Arc::new(CaptureShared {
             limit,
             state: Mutex::new(CaptureState {
+                run_id: 0,
                 run: None,
                 background: Streams::new(limit),
             }),
@@ -230,59 +237,71 @@ impl CaptureShared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn with_stream(&self, stream: u8, f: impl FnOnce(&mut Bounded)) {
+    /// Stores a write made on behalf of run `run`: in that run's output while it is the
+    /// current run, in the background otherwise.
+    fn with_stream(&self, stream: u8, run: u64, f: impl FnOnce(&mut Bounded)) {
         let mut state = self.lock();
         let state = &mut *state;
-        let streams = state.run.as_mut().unwrap_or(&mut state.background);
+        let streams = match state.run.as_mut() {
+            Some(current) if run != 0 && run == state.run_id => current,
+            _ => &mut state.background,
+        };
         f(streams.get(stream));
     }
 
-    /// Starts collecting a run's output; returns what was written since the last run.
-    pub(crate) fn begin_run(&self) -> RunOutput {
+    /// Starts collecting the output of run `run`.
+    pub(crate) fn begin_run(&self, run: u64) {
         let mut state = self.lock();
+        state.run_id = run;
         state.run = Some(Streams::new(self.limit));
-        let bg = std::mem::replace(&mut state.background, Streams::new(self.limit));
+    }
+
+    /// Ends the run in progress and returns its output, with the background output
+    /// when `with_background` (only an execute's result delivers it).
+    pub(crate) fn end_run(&self, with_background: bool) -> RunOutput {
+        let mut state = self.lock();
+        state.run_id = 0;
+        let run = state.run.take().unwrap_or_else(|| Streams::new(self.limit));
+        let background = with_background.then(|| {
+            let bg = std::mem::replace(&mut state.background, Streams::new(self.limit));
+            let ((out, _), (err, _)) = bg.finish();
+            (out, err)
+        });
+        drop(state);
+        let (stdout, stderr) = run.finish();
         RunOutput {
-            stdout: bg.out.finish(),
-            stderr: bg.err.finish(),
+            stdout,
+            stderr,
+            background,
         }
-    }
-
-    /// Ends the run in progress and returns its output.
-    pub(crate) fn end_run(&self) -> RunOutput {
-        let run = self.lock().run.take();
-        let run = run.unwrap_or_else(|| Streams::new(self.limit));
-        RunOutput {
-            stdout: run.out.finish(),
-            stderr: run.err.finish(),
-        }
-    }
-
-    /// Adds a message of the runtime's own to the session's output.
-    pub(crate) fn note(&self, stream: u8, text: &str) {
-        self.with_stream(stream, |b| b.push_str(text));
-    }
-
-    /// True when something is waiting in the background buffers.
-    #[cfg(test)]
-    pub(crate) fn has_background(&self) -> bool {
-        let state = self.lock();
-        !state.background.out.is_empty() || !state.background.err.is_empty()
     }
 }
 
-/// The Python face of [`CaptureShared`]: what `sys.stdout.write` calls.
+/// The Python face of [`CaptureShared`] for one worker: what `sys.stdout.write` calls.
 #[pyclass(frozen, module = "pysession")]
-pub(crate) struct Capture(pub Arc<CaptureShared>);
+pub(crate) struct Capture {
+    pub shared: Arc<CaptureShared>,
+    /// The worker's control, whose current run is the one a write of the worker's own
+    /// thread belongs to.
+    pub control: Arc<ControlShared>,
+}
 
 #[pymethods]
 impl Capture {
-    fn write(&self, stream: u8, text: &str) {
-        self.0.with_stream(stream, |b| b.push_str(text));
+    /// `run` is the run that started the writing thread; `None` for the worker's own
+    /// thread, whose writes belong to the worker's current run.
+    #[pyo3(signature = (stream, text, run=None))]
+    fn write(&self, stream: u8, text: &Bound<'_, PyString>, run: Option<u64>) {
+        let run = run.unwrap_or_else(|| self.control.current());
+        // Lone surrogates cannot be UTF-8; they arrive as replacement characters.
+        let text = text.to_string_lossy();
+        self.shared.with_stream(stream, run, |b| b.push_str(&text));
     }
 
-    fn write_bytes(&self, stream: u8, data: &[u8]) {
-        self.0.with_stream(stream, |b| b.push_bytes(data));
+    #[pyo3(signature = (stream, data, run=None))]
+    fn write_bytes(&self, stream: u8, data: &[u8], run: Option<u64>) {
+        let run = run.unwrap_or_else(|| self.control.current());
+        self.shared.with_stream(stream, run, |b| b.push_bytes(data));
     }
 }
 
@@ -355,13 +374,20 @@ mod tests {
     }
 
     #[test]
-    fn writes_between_runs_go_to_background() {
+    fn writes_of_other_runs_go_to_background() {
         let c = CaptureShared::new(100);
-        c.with_stream(1, |b| b.push_str("late"));
-        assert!(c.has_background());
-        let bg = c.begin_run();
-        assert_eq!(bg.stdout.0, "late");
-        c.with_stream(1, |b| b.push_str("now"));
-        assert_eq!(c.end_run().stdout.0, "now");
+        c.with_stream(1, 0, |b| b.push_str("between "));
+        c.begin_run(7);
+        c.with_stream(1, 7, |b| b.push_str("mine"));
+        c.with_stream(1, 6, |b| b.push_str("older"));
+        let out = c.end_run(true);
+        assert_eq!(out.stdout.0, "mine");
+        assert_eq!(
+            out.background.map(|b| b.0).as_deref(),
+            Some("between older")
+        );
+        c.begin_run(8);
+        c.with_stream(2, 8, |b| b.push_str("startup"));
+        assert!(c.end_run(false).background.is_none());
     }
 }

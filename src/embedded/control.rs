@@ -13,6 +13,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
+use super::cwd::CwdTurn;
 use super::interp::CELL_FILE_PREFIX;
 
 /// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
@@ -32,17 +33,33 @@ pub(crate) enum Phase {
     Abandoned = 4,
 }
 
-/// One run's phase.
-#[derive(Debug)]
-pub(crate) struct Ticket(AtomicU8);
+/// One run's phase, and the process's working directory while it runs.
+pub(crate) struct Ticket {
+    phase: AtomicU8,
+    /// Held by the run, released by the worker when the run is over or by the caller
+    /// when it gives up on the run: whichever comes first.
+    turn: Mutex<Option<CwdTurn>>,
+}
 
 impl Ticket {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Ticket(AtomicU8::new(Phase::Pending as u8)))
+        Arc::new(Ticket {
+            phase: AtomicU8::new(Phase::Pending as u8),
+            turn: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn hold(&self, turn: CwdTurn) {
+        *self.turn.lock().unwrap_or_else(|p| p.into_inner()) = Some(turn);
+    }
+
+    pub(crate) fn release(&self) {
+        let turn = self.turn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(turn);
     }
 
     pub(crate) fn phase(&self) -> Phase {
-        match self.0.load(Ordering::Acquire) {
+        match self.phase.load(Ordering::Acquire) {
             0 => Phase::Pending,
             1 => Phase::Running,
             2 => Phase::Finishing,
@@ -53,7 +70,7 @@ impl Ticket {
 
     /// Moves from `from` to `to`; false when another side moved first.
     pub(crate) fn advance(&self, from: Phase, to: Phase) -> bool {
-        self.0
+        self.phase
             .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
@@ -78,6 +95,11 @@ pub(crate) struct ControlShared {
 }
 
 impl ControlShared {
+    /// The run in progress; 0 when none.
+    pub(crate) fn current(&self) -> u64 {
+        self.current.load(Ordering::Acquire)
+    }
+
     pub(crate) fn begin(&self, run: u64) {
         self.current.store(run, Ordering::Release);
     }
@@ -174,12 +196,17 @@ impl RunControl {
         Ok(())
     }
 
+    fn current_run(&self) -> u64 {
+        self.shared.current()
+    }
+
     fn stopping(&self) -> bool {
         self.shared.stop_requested()
     }
 
     /// The session's code called `os.chdir`: its next runs start in `path`.
     fn moved_to(&self, path: PathBuf) {
+        super::cwd::moved(&path);
         *self
             .shared
             .moved_to

@@ -73,6 +73,15 @@ impl CwdTurn {
     }
 }
 
+/// A run's code moved the process: runs that join from now on must want the new
+/// directory, not the one the turn began in.
+pub(crate) fn moved(dir: &Path) {
+    let mut state = lock();
+    if state.holders > 0 {
+        state.dir = Some(dir.to_path_buf());
+    }
+}
+
 impl Drop for CwdTurn {
     fn drop(&mut self) {
         let mut state = lock();

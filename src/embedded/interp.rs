@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyModule, PyType};
@@ -68,24 +69,9 @@ pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
     }
     let probe = "import json, site, sys; print(json.dumps([sys.version_info[0], \
                  sys.version_info[1], site.getsitepackages()]))";
-    let out = Command::new(python)
-        .args(["-I", "-c", probe])
-        .output()
-        .map_err(|e| {
-            Error::Config(format!(
-                "cannot run python_executable {}: {e}",
-                python.display()
-            ))
-        })?;
-    if !out.status.success() {
-        return Err(Error::Config(format!(
-            "python_executable {} failed to report its version: {}",
-            python.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let (major, minor, dirs): (u8, u8, Vec<PathBuf>) = serde_json::from_slice(&out.stdout)
-        .map_err(|e| {
+    let out = probe_output(python, probe)?;
+    let (major, minor, dirs): (u8, u8, Vec<PathBuf>) =
+        serde_json::from_slice(&out).map_err(|e| {
             Error::Config(format!(
                 "python_executable {} gave an unreadable answer: {e}",
                 python.display()
@@ -125,4 +111,48 @@ pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
     })?;
     added.extend(new);
     Ok(())
+}
+
+/// How long `python_executable` gets to report its version and paths.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs `python -I -c probe` and returns its standard output, or a clear error when it
+/// fails or does not answer in time.
+fn probe_output(python: &Path, probe: &str) -> Result<Vec<u8>, Error> {
+    let fail =
+        |what: String| Error::Config(format!("python_executable {}: {what}", python.display()));
+    let mut child = Command::new(python)
+        .args(["-I", "-c", probe])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot be run: {e}")))?;
+    let begun = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if begun.elapsed() < PROBE_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "did not report its version within {PROBE_TIMEOUT:?}"
+                )));
+            }
+            Err(e) => return Err(fail(format!("cannot be waited for: {e}"))),
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| fail(format!("cannot be read: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "failed to report its version: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(out.stdout)
 }

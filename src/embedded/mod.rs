@@ -10,7 +10,7 @@ mod watchdog;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,9 @@ pub(crate) struct Embedded {
     capture: Arc<CaptureShared>,
     worker: Mutex<Option<Worker>>,
     next_run: AtomicU64,
+    /// Set when a fresh worker replaced one that was given up on: its startup code runs
+    /// at the start of the next execute, under that call's deadline.
+    startup_pending: AtomicBool,
 }
 
 impl Embedded {
@@ -57,6 +60,7 @@ impl Embedded {
             capture,
             worker: Mutex::new(Some(worker)),
             next_run: AtomicU64::new(1),
+            startup_pending: AtomicBool::new(false),
         };
         let result = session.run(Job::Startup, config.timeout)?;
         if let Err(e) = startup_outcome(result) {
@@ -67,13 +71,45 @@ impl Embedded {
     }
 
     pub(crate) fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
-        self.run(Job::Execute(code.to_owned()), timeout)
+        let begun = Instant::now();
+        if self.startup_pending.swap(false, Ordering::AcqRel) {
+            let mut r = self.run(Job::Startup, timeout)?;
+            if r.status != Status::Ok {
+                // The session cannot come back as configured.
+                self.stop();
+                if let Some(e) = r.error.as_mut() {
+                    e.message = format!(
+                        "the session had been restarted after code that could not be stopped, \
+                         and its startup code then failed, so the session is stopped and this \
+                         code did not run: {}",
+                        e.message
+                    );
+                }
+                return Ok(r);
+            }
+        }
+        let mut r = self.run(
+            Job::Execute(code.to_owned()),
+            timeout.saturating_sub(begun.elapsed()),
+        )?;
+        r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+        Ok(r)
+    }
+
+    /// False once the worker is gone for good (stopped, or given up on during startup).
+    pub(crate) fn is_running(&self) -> bool {
+        self.lock_worker().is_some()
     }
 
     /// Fresh namespace and startup code, on the same thread. Startup code that fails
     /// leaves the session stopped (the caller sees to that).
     pub(crate) fn restart(&self, timeout: Duration) -> Result<(), Error> {
-        startup_outcome(self.run(Job::Restart, timeout)?)
+        self.startup_pending.store(false, Ordering::Release);
+        let outcome = startup_outcome(self.run(Job::Restart, timeout)?);
+        if let Err(Error::Startup(_)) = outcome {
+            self.stop();
+        }
+        outcome
     }
 
     /// Ends the worker, waiting at most the grace period for it.
@@ -91,7 +127,7 @@ impl Embedded {
     /// a grace period while it is stopped, then no longer: the worker is abandoned.
     fn run(&self, job: Job, timeout: Duration) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
-        let respawn = matches!(job, Job::Execute(_));
+        let is_execute = matches!(job, Job::Execute(_));
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
         let ticket = Ticket::new();
         let (reply, replies) = bounded(1);
@@ -121,17 +157,30 @@ impl Embedded {
             Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
             Err(RecvTimeoutError::Timeout) => {
                 if ticket.advance(Phase::Pending, Phase::Cancelled) {
+                    if !is_execute {
+                        return Err(Error::Busy(format!(
+                            "the startup code did not start within its {} timeout: the \
+                             interpreter (or the process's working directory) was held by code \
+                             in another session; nothing ran",
+                            human(timeout)
+                        )));
+                    }
                     not_started(timeout)
                 } else {
                     control.request_stop(run);
                     watchdog::stop(thread, control, ticket.clone());
-                    let last = Instant::now() + self.grace;
-                    match replies.recv_deadline(last) {
+                    let last = Instant::now().checked_add(self.grace);
+                    let second = match last {
+                        Some(last) => replies.recv_deadline(last),
+                        None => replies.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    };
+                    match second {
                         Ok(r) => r,
                         Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
                         Err(RecvTimeoutError::Timeout) => {
                             if ticket.advance(Phase::Running, Phase::Abandoned) {
-                                self.abandon(timeout, respawn)
+                                ticket.release();
+                                self.abandon(timeout, is_execute)
                             } else {
                                 // Finishing: the reply is being built right now.
                                 replies.recv().map_err(|_| worker_gone())?
@@ -150,7 +199,7 @@ impl Embedded {
     /// which would only block again, the session is left stopped. The old thread ends
     /// by itself once its code returns to Python.
     fn abandon(&self, timeout: Duration, respawn: bool) -> ExecutionResult {
-        let output = self.capture.end_run();
+        let output = self.capture.end_run(respawn);
         let replacement = if respawn {
             Worker::spawn(self.rt, self.cfg.clone(), self.capture.clone()).ok()
         } else {
@@ -162,24 +211,20 @@ impl Embedded {
             "the startup code"
         };
         let outcome = match (&replacement, respawn) {
-            (Some(_), _) => "the session was restarted with fresh state (startup code re-run); all variables are lost",
+            (Some(_), _) => "the session was restarted with fresh state (its startup code runs again before the next execute); all variables are lost",
             (None, true) => "the session could not be restarted (no thread could be started) and is stopped",
             (None, false) => "the session is stopped",
         };
-        if let Some(worker) = &replacement {
-            let (reply, _) = bounded(1);
-            let _ = worker.tx.send(Msg::Run(Request {
-                job: Job::Startup,
-                run: self.next_run.fetch_add(1, Ordering::Relaxed),
-                ticket: Ticket::new(),
-                timeout,
-                reply,
-            }));
-        }
+        self.startup_pending
+            .store(replacement.is_some(), Ordering::Release);
         *self.lock_worker() = replacement;
         let mut r = ExecutionResult::empty(Status::Restarted);
         (r.stdout, r.stdout_truncated_bytes) = output.stdout;
         (r.stderr, r.stderr_truncated_bytes) = output.stderr;
+        if let Some((out, err)) = output.background {
+            r.background_stdout = out;
+            r.background_stderr = err;
+        }
         r.error = Some(PythonError {
             type_name: "SessionRestarted".into(),
             message: format!(

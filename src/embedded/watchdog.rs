@@ -19,6 +19,8 @@ use super::interp;
 
 /// How often a stop is raised again while the code keeps going.
 const REPEAT: Duration = Duration::from_millis(5);
+/// How often a stop is raised into code that was given up on.
+const REPEAT_ABANDONED: Duration = Duration::from_millis(100);
 /// Stops raised before the stopped thread's lines are traced.
 const ESCALATE_AFTER: u32 = 4;
 
@@ -82,8 +84,13 @@ pub(crate) fn stop(worker: Arc<WorkerThread>, control: Arc<ControlShared>, ticke
 fn watch(rx: Receiver<Target>) {
     let mut targets: Vec<Target> = Vec::new();
     loop {
+        // Code that was given up on is only waited for: raised into every 100 ms, not
+        // every 5, so that it does not keep taking the interpreter lock.
+        let only_abandoned = targets.iter().all(|t| t.ticket.phase() == Phase::Abandoned);
         let next = if targets.is_empty() {
             rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else if only_abandoned {
+            rx.recv_timeout(REPEAT_ABANDONED)
         } else {
             rx.recv_timeout(REPEAT)
         };

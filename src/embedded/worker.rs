@@ -10,6 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use super::capture::{bound_text, Capture, CaptureShared};
 use super::control::{ControlShared, Phase, RunControl, Ticket};
@@ -153,7 +154,13 @@ impl Context {
 
     fn set_up<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let module = self.rt.module.bind(py);
-        let capture = Bound::new(py, Capture(self.capture.clone()))?;
+        let capture = Bound::new(
+            py,
+            Capture {
+                shared: self.capture.clone(),
+                control: self.control.clone(),
+            },
+        )?;
         let control = Bound::new(
             py,
             RunControl {
@@ -196,27 +203,30 @@ impl Context {
             let (req, turn) = {
                 let cwd = &cwd;
                 let cfg = &self.cfg;
-                let next =
-                    py.detach(
-                        || match super::spin_recv(rx).ok_or(()).or_else(|_| rx.recv()) {
-                            Ok(Msg::Run(req)) => {
-                                let dir = match req.job {
-                                    Job::Restart => &cfg.working_directory,
-                                    _ => cwd,
-                                };
-                                let turn = CwdTurn::enter(dir, &req.ticket);
-                                Some((req, turn))
-                            }
-                            Ok(Msg::Stop) | Err(_) => None,
-                        },
-                    );
+                let next = py.detach(|| {
+                    let msg = match super::spin_recv(rx) {
+                        Some(msg) => Ok(msg),
+                        None => rx.recv(),
+                    };
+                    match msg {
+                        Ok(Msg::Run(req)) => {
+                            let dir = match req.job {
+                                Job::Restart => &cfg.working_directory,
+                                _ => cwd,
+                            };
+                            let turn = CwdTurn::enter(dir, &req.ticket);
+                            Some((req, turn))
+                        }
+                        Ok(Msg::Stop) | Err(_) => None,
+                    }
+                });
                 match next {
                     Some(next) => next,
                     None => return,
                 }
             };
-            let turn = match turn {
-                Ok(turn) => turn,
+            match turn {
+                Ok(turn) => req.ticket.hold(turn),
                 Err(Refused::Cancelled) => continue,
                 Err(Refused::Missing(message)) => {
                     if req.ticket.advance(Phase::Pending, Phase::Finishing) {
@@ -230,39 +240,47 @@ impl Context {
                     }
                     continue;
                 }
-            };
+            }
             if !req.ticket.advance(Phase::Pending, Phase::Running) {
+                req.ticket.release();
                 continue;
             }
             if matches!(req.job, Job::Restart) {
                 cwd = self.cfg.working_directory.clone();
                 self.control.take_moved();
             }
-            let outcome = self.run(py, state, &req);
-            drop(turn);
-            match outcome {
-                Some(result) => {
-                    if let Some(dir) = self.control.take_moved() {
-                        cwd = dir;
-                    }
-                    if req.reply.send(result.clone()).is_err() && matches!(req.job, Job::Startup) {
-                        self.report_unseen_startup_failure(&result);
-                    }
-                }
-                // The caller gave up on this worker: a fresh one has taken its place.
-                None => return,
+            let Some((result, stopped)) = self.run(py, state, &req) else {
+                // The caller gave up on this worker; it has released the directory.
+                return;
+            };
+            req.ticket.release();
+            if let Some(dir) = self.control.take_moved() {
+                cwd = dir;
+            }
+            let _ = req.reply.send(result);
+            if stopped {
+                // After the reply, so the caller never waits on this Python code: a
+                // stop raised just before the run settled may still be pending; let it
+                // land here rather than in the next run.
+                ffi::untrace_current(py);
+                let _ = self
+                    .rt
+                    .module
+                    .bind(py)
+                    .call_method0(intern!(py, "absorb_pending_stop"));
             }
         }
     }
 
-    /// Runs one job. `None` when the caller abandoned the run meanwhile.
+    /// Runs one job; returns its result and whether a stop was requested. `None` when
+    /// the caller abandoned the run meanwhile.
     fn run(
         &self,
         py: Python<'_>,
         state: &Bound<'_, PyAny>,
         req: &Request,
-    ) -> Option<ExecutionResult> {
-        let background = self.capture.begin_run();
+    ) -> Option<(ExecutionResult, bool)> {
+        self.capture.begin_run(req.run);
         self.control.begin(req.run);
         let outcome = match &req.job {
             Job::Execute(code) => state.call_method1(intern!(py, "run"), (code,)),
@@ -276,24 +294,18 @@ impl Context {
         if !req.ticket.advance(Phase::Running, Phase::Finishing) {
             return None;
         }
+        // From here to the reply no Python bytecode runs, so the interpreter lock is
+        // not given up and the waiting caller gets its answer at once.
         self.control.begin(0);
-        if stopped {
-            ffi::untrace_current(py);
-            // A stop raised just before the run was settled may still be pending; let
-            // it land here rather than in the next run.
-            let _ = self
-                .rt
-                .module
-                .bind(py)
-                .call_method0(intern!(py, "absorb_pending_stop"));
-        }
-        let output = self.capture.end_run();
+        let output = self.capture.end_run(matches!(req.job, Job::Execute(_)));
         let mut r = self.to_result(py, outcome, req);
         (r.stdout, r.stdout_truncated_bytes) = output.stdout;
         (r.stderr, r.stderr_truncated_bytes) = output.stderr;
-        r.background_stdout = background.stdout.0;
-        r.background_stderr = background.stderr.0;
-        Some(r)
+        if let Some((out, err)) = output.background {
+            r.background_stdout = out;
+            r.background_stderr = err;
+        }
+        Some((r, stopped))
     }
 
     fn startup<'py>(
@@ -313,47 +325,38 @@ impl Context {
         outcome: PyResult<Bound<'_, PyAny>>,
         req: &Request,
     ) -> ExecutionResult {
-        type Described = (String, String, String);
-        let parsed = outcome.and_then(|o| {
-            if o.is_none() {
-                return Ok(("ok".to_string(), None, None));
-            }
-            o.extract::<(String, Option<String>, Option<Described>)>()
-        });
-        let (status, value, error) = match parsed {
-            Ok(t) => t,
+        let mut r = ExecutionResult::empty(Status::Ok);
+        let outcome = match outcome {
+            Ok(o) if o.is_none() => return r,
+            Ok(o) => o,
             Err(e) if e.get_type(py).is(self.rt.stop_exception.bind(py)) => {
-                ("stopped".into(), None, None)
+                // The stop landed in the runtime's own bookkeeping: no traceback.
+                return self.stopped(r, req, String::new());
             }
             Err(e) => {
-                let described = (
-                    e.get_type(py)
+                r.status = Status::Error;
+                r.error = Some(PythonError {
+                    type_name: e
+                        .get_type(py)
                         .name()
-                        .map(|n| n.to_string())
+                        .map(|n| lossy(n.as_any()))
                         .unwrap_or_default(),
-                    e.value(py).to_string(),
-                    String::new(),
-                );
-                ("error".into(), None, Some(described))
+                    message: lossy(e.value(py).as_any()),
+                    traceback: String::new(),
+                });
+                return r;
             }
         };
-        let mut r = ExecutionResult::empty(Status::Ok);
-        r.value = value.map(|v| bound_text(v, self.cfg.output_limit));
+        let item = |i: usize| outcome.get_item(i).ok().filter(|v| !v.is_none());
+        let status = item(0).map(|s| lossy(&s)).unwrap_or_default();
+        r.value = item(1).map(|v| bound_text(lossy(&v), self.cfg.output_limit));
+        let error = item(2).map(|e| {
+            let part = |i: usize| e.get_item(i).map(|p| lossy(&p)).unwrap_or_default();
+            (part(0), part(1), part(2))
+        });
         match status.as_str() {
             "ok" => {}
-            "stopped" => {
-                r.status = Status::Timeout;
-                let message = format!(
-                    "the code ran past its {} timeout and was stopped; the session's state is kept",
-                    crate::session::human(req.timeout)
-                );
-                let stack = error.map(|e| e.2).unwrap_or_default();
-                r.error = Some(PythonError {
-                    type_name: "TimeoutError".into(),
-                    traceback: format!("{stack}TimeoutError: {message}\n"),
-                    message,
-                });
-            }
+            "stopped" => return self.stopped(r, req, error.map(|e| e.2).unwrap_or_default()),
             _ => {
                 r.status = Status::Error;
                 r.error = error.map(|(type_name, message, traceback)| PythonError {
@@ -366,17 +369,29 @@ impl Context {
         r
     }
 
-    /// Startup code that fails in a worker nobody waits for (one that replaced an
-    /// abandoned worker) is reported in the session's next result.
-    fn report_unseen_startup_failure(&self, result: &ExecutionResult) {
-        if let Some(e) = &result.error {
-            self.capture.note(
-                2,
-                &format!(
-                    "pysession: the startup code failed when the session was restarted: {}: {}\n{}",
-                    e.type_name, e.message, e.traceback
-                ),
-            );
-        }
+    /// The result of code stopped at its deadline; `stack` is where it was.
+    fn stopped(&self, mut r: ExecutionResult, req: &Request, stack: String) -> ExecutionResult {
+        r.status = Status::Timeout;
+        let message = format!(
+            "the code ran past its {} timeout and was stopped; the session's state is kept",
+            crate::session::human(req.timeout)
+        );
+        r.error = Some(PythonError {
+            type_name: "TimeoutError".into(),
+            traceback: format!("{stack}TimeoutError: {message}\n"),
+            message,
+        });
+        r
+    }
+}
+
+/// A Python string (or any object's `str()`) as UTF-8, lone surrogates replaced.
+fn lossy(obj: &Bound<'_, PyAny>) -> String {
+    match obj.cast::<PyString>() {
+        Ok(s) => s.to_string_lossy().into_owned(),
+        Err(_) => obj
+            .str()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     }
 }
