@@ -162,6 +162,71 @@ fn startup_code_that_raises_on_restart_stops_the_session() {
 }
 
 #[test]
+fn restart_whose_startup_code_raises_leaves_it_stopped_until_started_again() {
+    // The startup code raises while a flag file exists, so the failure is deterministic
+    // and goes away when the file is deleted.
+    let dir = temp_dir("startup-restart-again");
+    let flag = dir.join("refuse");
+    let s = builder()
+        .startup_code(format!(
+            "import os\nstarted = 'yes'\nif os.path.exists({}):\n    raise RuntimeError('refused by flag')\n",
+            py_str(flag.to_str().unwrap())
+        ))
+        .start()
+        .expect("start");
+    assert!(s.is_running());
+    ok(&s, "state = 'old'");
+    std::fs::write(&flag, "").unwrap();
+
+    let err = s
+        .restart()
+        .expect_err("restart must fail when the startup code raises");
+    match &err {
+        Error::Startup(e) => {
+            assert_eq!(e.type_name, "RuntimeError", "{e:?}");
+            assert_eq!(e.message, "refused by flag", "{e:?}");
+            assert!(e.traceback.contains("refused by flag"), "{}", e.traceback);
+            assert!(
+                !e.traceback.contains("pysession_runtime"),
+                "{}",
+                e.traceback
+            );
+            assert!(
+                !e.traceback.contains("pysession-runtime"),
+                "{}",
+                e.traceback
+            );
+        }
+        other => panic!("expected Error::Startup, got {other:?}"),
+    }
+    assert!(!s.is_running());
+    assert!(matches!(s.execute("1 + 1"), Err(Error::NotRunning)));
+    assert!(matches!(s.restart(), Err(Error::NotRunning)));
+    assert!(!s.is_running());
+
+    // Starting again while the startup code still raises fails the same way.
+    match s.start() {
+        Err(Error::Startup(e)) => assert_eq!(e.message, "refused by flag", "{e:?}"),
+        other => panic!("expected Err(Startup), got {other:?}"),
+    }
+    assert!(!s.is_running());
+
+    std::fs::remove_file(&flag).unwrap();
+    s.start().expect("start again once the startup code works");
+    assert!(s.is_running());
+    // Fresh state, with the startup code run.
+    raises(&s, "state", "NameError");
+    assert_eq!(value(&s, "started").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+    // And it restarts normally again.
+    ok(&s, "state = 'new'");
+    s.restart().expect("restart");
+    raises(&s, "state", "NameError");
+    assert_alive(&s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn calls_on_a_stopped_session_say_not_running() {
     let s = session();
     s.stop().expect("stop");

@@ -43,6 +43,70 @@ fn output_of_a_session_thread_after_execute_returned_arrives_as_background_outpu
 }
 
 #[test]
+fn output_of_an_earlier_calls_thread_during_the_next_call_is_background_output() {
+    let s = session();
+    // Call N starts a thread that waits for call N+1 to let it print.
+    let r = ok(
+        &s,
+        "import threading, time\ngo = threading.Event()\ndef late():\n    go.wait()\n    print('late')\nt = threading.Thread(target=late)\nt.start()\nprint('started')",
+    );
+    assert_eq!(r.stdout, "started\n");
+    assert_eq!(r.background_stdout, "");
+    // Call N+1 lets it print and waits for it: the line is written while N+1 runs, by a
+    // thread N+1 did not start, so it is not N+1's own output.
+    let r = ok(
+        &s,
+        "go.set()\nt.join(10)\ntime.sleep(0.05)\nprint('mine')\nt.is_alive()",
+    );
+    assert_eq!(
+        r.value.as_deref(),
+        Some("False"),
+        "the thread did not end: {r:#?}"
+    );
+    assert!(!r.stdout.contains("late"), "{r:#?}");
+    assert_eq!(r.stdout, "mine\n", "{r:#?}");
+    assert_eq!(r.background_stdout, "late\n", "{r:#?}");
+    // Delivered once.
+    let r = ok(&s, "print('again')");
+    assert_eq!(r.stdout, "again\n");
+    assert_eq!(r.background_stdout, "");
+    assert_alive(&s);
+}
+
+#[test]
+fn background_output_written_before_a_restart_arrives_after_it() {
+    let dir = temp_dir("bg-restart");
+    let done = dir.join("printed");
+    let s = session();
+    ok(
+        &s,
+        &format!(
+            "import threading, time, sys\ndef late():\n    time.sleep(0.1)\n    print('between')\n    print('between err', file=sys.stderr)\n    open({}, 'w').close()\nthreading.Thread(target=late).start()",
+            py_str(done.to_str().unwrap())
+        ),
+    );
+    // The thread writes while no execute runs.
+    let waited = Instant::now();
+    while !done.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the session's thread never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.restart().expect("restart");
+    let r = ok(&s, "print('after')");
+    assert_eq!(r.stdout, "after\n");
+    assert_eq!(r.background_stdout, "between\n", "{r:#?}");
+    assert_eq!(r.background_stderr, "between err\n", "{r:#?}");
+    let r = ok(&s, "print('again')");
+    assert_eq!(r.background_stdout, "");
+    assert_eq!(r.background_stderr, "");
+    assert_alive(&s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn background_output_of_one_session_does_not_reach_another() {
     let a = session();
     let b = session();

@@ -283,6 +283,54 @@ fn traceback_never_shows_runtime_frames() {
 }
 
 #[test]
+fn lone_surrogate_in_an_exception_message_is_an_error_result() {
+    let s = session();
+    let r = raises(&s, "raise ValueError('bad \\udc80 char')", "ValueError");
+    let e = r.error.as_ref().unwrap();
+    // The surrogate cannot be UTF-8; it may come back replaced, but the rest is there.
+    assert!(e.message.starts_with("bad "), "{e:?}");
+    assert!(e.message.ends_with(" char"), "{e:?}");
+    assert!(e.traceback.contains("ValueError"), "{}", e.traceback);
+    assert!(
+        !e.traceback.contains("pysession_runtime"),
+        "{}",
+        e.traceback
+    );
+    assert!(
+        !e.traceback.contains("pysession-runtime"),
+        "{}",
+        e.traceback
+    );
+    // The result still serializes.
+    assert!(
+        r.to_json().contains("\"type\":\"ValueError\""),
+        "{}",
+        r.to_json()
+    );
+    assert_alive(&s);
+}
+
+#[test]
+fn printing_a_lone_surrogate_does_not_fail_the_execute() {
+    let s = session();
+    let r = ok(&s, "print('x\\udc80y')");
+    assert!(r.stdout.starts_with('x'), "{:?}", r.stdout);
+    assert!(r.stdout.ends_with("y\n"), "{:?}", r.stdout);
+    assert!(
+        r.stdout.contains('x') && r.stdout.contains('y'),
+        "{:?}",
+        r.stdout
+    );
+    let r = ok(&s, "import sys\nprint('e\\udc80r', file=sys.stderr)");
+    assert!(r.stderr.starts_with('e'), "{:?}", r.stderr);
+    assert!(r.stderr.ends_with("r\n"), "{:?}", r.stderr);
+    // The value of an expression holding one is its repr, which escapes it.
+    let r = ok(&s, "'x\\udc80y'");
+    assert_eq!(r.value.as_deref(), Some("'x\\udc80y'"));
+    assert_alive(&s);
+}
+
+#[test]
 fn output_printed_before_an_exception_is_kept() {
     let s = session();
     let r = raises(

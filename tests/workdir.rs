@@ -64,6 +64,8 @@ fn chdir_persists_in_the_session_and_does_not_move_another() {
     assert_eq!(getcwd(&a), canonical(&d1.join("inner")));
     assert_eq!(getcwd(&b), canonical(&d2));
     assert_eq!(getcwd(&a), canonical(&d1.join("inner")));
+    assert_alive(&a);
+    assert_alive(&b);
     let _ = std::fs::remove_dir_all(&d1);
     let _ = std::fs::remove_dir_all(&d2);
 }
@@ -77,6 +79,8 @@ fn chdir_does_not_move_another_session_with_the_same_directory() {
     ok(&a, "import os\nos.chdir('inner')");
     assert_eq!(getcwd(&a), canonical(&dir.join("inner")));
     assert_eq!(getcwd(&b), canonical(&dir));
+    assert_alive(&a);
+    assert_alive(&b);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -101,6 +105,62 @@ fn chdir_does_not_move_a_concurrently_running_session() {
         canonical(&dir),
         "session b was moved by session a's os.chdir"
     );
+    assert_alive(&a);
+    assert_alive(&b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn new_run_of_a_session_in_the_same_directory_is_not_moved_by_a_running_chdir() {
+    // a and b are both configured for `dir` and started before a moves. While a's run
+    // that called `os.chdir('sub')` is still going (the process is in dir/sub), b starts
+    // a new run: it must run in dir, not join a in dir/sub.
+    let dir = temp_dir("wd-new-run");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let flag = dir.join("moved");
+    let a = builder().working_directory(&dir).start().expect("start a");
+    let b = builder().working_directory(&dir).start().expect("start b");
+    assert_eq!(getcwd(&b), canonical(&dir));
+    std::thread::scope(|scope| {
+        let h = scope.spawn(|| {
+            ok(
+                &a,
+                &format!(
+                    "import os, time\nos.chdir('sub')\nopen({}, 'w').close()\ntime.sleep(1)\nos.getcwd()",
+                    py_str(flag.to_str().unwrap())
+                ),
+            )
+        });
+        let waited = std::time::Instant::now();
+        while !flag.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(30),
+                "session a never moved"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            getcwd(&b),
+            canonical(&dir),
+            "a new run of session b started in session a's new directory"
+        );
+        assert_eq!(
+            value(&b, "open('moved').close()\n'found'").as_deref(),
+            Some("'found'"),
+            "relative paths of b's new run resolve in its own directory"
+        );
+        let ra = h.join().unwrap();
+        assert_eq!(
+            ra.value,
+            Some(format!("'{}'", canonical(&dir.join("sub")))),
+            "session a's own run stays where it moved"
+        );
+    });
+    // After a's run: b still in dir, a in dir/sub.
+    assert_eq!(getcwd(&b), canonical(&dir));
+    assert_eq!(getcwd(&a), canonical(&dir.join("sub")));
+    assert_alive(&a);
+    assert_alive(&b);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -126,6 +186,7 @@ fn start_after_stop_returns_to_the_configured_directory() {
     s.stop().expect("stop");
     s.start().expect("start");
     assert_eq!(getcwd(&s), canonical(&dir));
+    assert_alive(&s);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
