@@ -299,6 +299,9 @@ def install():
 
 
 def _restore_streams():
+    if _stdout is None:
+        # Not installed: a subprocess session, whose output goes to real descriptors.
+        return
     if sys.stdout is not _stdout:
         sys.stdout = _stdout
     if sys.stderr is not _stderr:
@@ -465,12 +468,6 @@ def unbind_thread():
     ident = _get_ident()
     _owners.pop(ident, None)
     _controls.pop(ident, None)
-
-
-def run_startup(state, code):
-    """Run startup code; returns None or the error tuple."""
-    status, _, error = state.run(code)
-    return None if status == "ok" else error
 
 
 # ---------------------------------------------------------------------------

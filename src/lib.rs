@@ -157,11 +157,13 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod capture;
 mod embedded;
 mod error;
 mod fifo;
 mod result;
 mod session;
+mod subprocess;
 
 pub use error::{Error, Result};
 pub use result::{ExecutionResult, PythonError, Status};

@@ -137,3 +137,17 @@ impl Serialize for ExecutionResult {
         s.end()
     }
 }
+
+/// The error of code stopped at its timeout; `stack` is where the user's code was (a
+/// formatted traceback without its exception line, or empty).
+pub(crate) fn timeout_error(timeout: std::time::Duration, stack: &str) -> PythonError {
+    let message = format!(
+        "the code ran past its {} timeout and was stopped; the session's state is kept",
+        crate::session::human(timeout)
+    );
+    PythonError {
+        type_name: "TimeoutError".into(),
+        traceback: format!("{stack}TimeoutError: {message}\n"),
+        message,
+    }
+}

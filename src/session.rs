@@ -1,11 +1,13 @@
 //! `Session` and `SessionBuilder`: the public face of a session, whatever its backend.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::embedded::Embedded;
 use crate::fifo::FifoLock;
+use crate::subprocess::{Limits, Subprocess};
 use crate::{Error, ExecutionResult};
 
 /// Where a session's code runs.
@@ -16,6 +18,11 @@ pub enum Backend {
     /// embedded interpreter. Fastest; see the crate docs for what it cannot isolate.
     #[default]
     Embedded,
+    /// In a child `python` process of the session's own (the one named by
+    /// [`python_executable`](SessionBuilder::python_executable), default `python3` on
+    /// `PATH`): killable, crash-proof for the host, with output captured at the
+    /// descriptor level and its own working directory, environment and limits.
+    Subprocess,
 }
 
 /// A session's settings. Built by [`SessionBuilder`]; kept so that
@@ -29,6 +36,9 @@ pub(crate) struct Config {
     pub grace_period: Duration,
     pub output_limit: usize,
     pub python_executable: Option<PathBuf>,
+    pub env_clear: bool,
+    pub env: Vec<(OsString, OsString)>,
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -41,6 +51,9 @@ impl Default for Config {
             grace_period: SessionBuilder::DEFAULT_GRACE_PERIOD,
             output_limit: SessionBuilder::DEFAULT_OUTPUT_LIMIT,
             python_executable: None,
+            env_clear: false,
+            env: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -117,6 +130,37 @@ impl SessionBuilder {
         self
     }
 
+    /// Subprocess sessions: sets an environment variable of the child process (on top of
+    /// this process's environment, or of none after [`env_clear`](Self::env_clear)).
+    /// Starting an embedded session with it fails with [`Error::Config`].
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.config.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Subprocess sessions: the child starts with no environment variables but those
+    /// given with [`env`](Self::env). Default: it inherits this process's.
+    pub fn env_clear(mut self) -> Self {
+        self.config.env_clear = true;
+        self
+    }
+
+    /// Subprocess sessions: the most address space the child may use (`RLIMIT_AS`), in
+    /// bytes. Code that needs more gets a `MemoryError` (or the process dies and the
+    /// session restarts); the host is never affected. Default: no limit.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.config.limits.memory = Some(bytes);
+        self
+    }
+
+    /// Subprocess sessions: the most CPU time the child may use in all (`RLIMIT_CPU`,
+    /// whole seconds, at least one). Past it the process is killed and the session
+    /// restarts. Default: no limit.
+    pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
+        self.config.limits.cpu_seconds = Some(limit.as_secs_f64().ceil().max(1.0) as u64);
+        self
+    }
+
     /// Starts the session: the interpreter (the first time in the process), the
     /// session's thread, then its startup code.
     pub fn start(self) -> Result<Session, Error> {
@@ -138,7 +182,7 @@ impl SessionBuilder {
 pub struct Session {
     config: Config,
     calls: FifoLock,
-    running: Mutex<Option<Arc<Embedded>>>,
+    running: Mutex<Option<Arc<Running>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -161,11 +205,11 @@ impl Session {
         Session::builder().start()
     }
 
-    fn slot(&self) -> MutexGuard<'_, Option<Arc<Embedded>>> {
+    fn slot(&self) -> MutexGuard<'_, Option<Arc<Running>>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn current(&self) -> Result<Arc<Embedded>, Error> {
+    fn current(&self) -> Result<Arc<Running>, Error> {
         self.slot().clone().ok_or(Error::NotRunning)
     }
 
@@ -177,7 +221,8 @@ impl Session {
             return Err(Error::AlreadyRunning);
         }
         let backend = match self.config.backend {
-            Backend::Embedded => Embedded::start(&self.config)?,
+            Backend::Embedded => Running::Embedded(Embedded::start(&self.config)?),
+            Backend::Subprocess => Running::Subprocess(Subprocess::start(&self.config)?),
         };
         *self.slot() = Some(Arc::new(backend));
         Ok(())
@@ -238,6 +283,42 @@ impl Session {
     }
 }
 
+/// A running session of either backend.
+enum Running {
+    Embedded(Embedded),
+    Subprocess(Subprocess),
+}
+
+impl Running {
+    fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
+        match self {
+            Running::Embedded(b) => b.execute(code, timeout),
+            Running::Subprocess(b) => b.execute(code, timeout),
+        }
+    }
+
+    fn restart(&self, timeout: Duration) -> Result<(), Error> {
+        match self {
+            Running::Embedded(b) => b.restart(timeout),
+            Running::Subprocess(b) => b.restart(timeout),
+        }
+    }
+
+    fn stop(&self) {
+        match self {
+            Running::Embedded(b) => b.stop(),
+            Running::Subprocess(b) => b.stop(),
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        match self {
+            Running::Embedded(b) => b.is_running(),
+            Running::Subprocess(b) => b.is_running(),
+        }
+    }
+}
+
 /// A duration the way a person writes it: `200 ms`, `1.5 s`.
 pub(crate) fn human(d: Duration) -> String {
     if d < Duration::from_secs(1) {
@@ -249,5 +330,26 @@ pub(crate) fn human(d: Duration) -> String {
         } else {
             format!("{s:.1} s")
         }
+    }
+}
+
+/// The absolute path of a session's working directory: `dir`, which must exist, or the
+/// process's working directory.
+pub(crate) fn resolve_working_directory(dir: Option<&Path>) -> Result<PathBuf, Error> {
+    let Some(dir) = dir else {
+        return std::env::current_dir().map_err(|e| {
+            Error::Config(format!("the process has no usable working directory: {e}"))
+        });
+    };
+    match std::fs::canonicalize(dir) {
+        Ok(abs) if abs.is_dir() => Ok(abs),
+        Ok(_) => Err(Error::Config(format!(
+            "working directory {} is not a directory",
+            dir.display()
+        ))),
+        Err(_) => Err(Error::NotFound {
+            what: "working directory",
+            path: dir.to_path_buf(),
+        }),
     }
 }

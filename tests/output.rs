@@ -63,9 +63,16 @@ fn output_of_an_earlier_calls_thread_during_the_next_call_is_background_output()
         Some("False"),
         "the thread did not end: {r:#?}"
     );
-    assert!(!r.stdout.contains("late"), "{r:#?}");
-    assert_eq!(r.stdout, "mine\n", "{r:#?}");
-    assert_eq!(r.background_stdout, "late\n", "{r:#?}");
+    if subprocess() {
+        // The documented difference: at the descriptor level a write cannot be traced to
+        // the thread that made it, so the line counts as this call's; it is not lost.
+        assert_eq!(r.stdout, "late\nmine\n", "{r:#?}");
+        assert_eq!(r.background_stdout, "", "{r:#?}");
+    } else {
+        assert!(!r.stdout.contains("late"), "{r:#?}");
+        assert_eq!(r.stdout, "mine\n", "{r:#?}");
+        assert_eq!(r.background_stdout, "late\n", "{r:#?}");
+    }
     // Delivered once.
     let r = ok(&s, "print('again')");
     assert_eq!(r.stdout, "again\n");

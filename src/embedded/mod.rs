@@ -9,19 +9,18 @@ mod interp;
 mod watchdog;
 mod worker;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError};
 
-use self::capture::CaptureShared;
 use self::control::{Phase, Ticket};
 use self::interp::Runtime;
 use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
+use crate::capture::CaptureShared;
 use crate::result::{ExecutionResult, PythonError, Status};
-use crate::session::{human, Config};
+use crate::session::{human, resolve_working_directory, Config};
 use crate::Error;
 
 /// One running embedded session.
@@ -40,11 +39,22 @@ pub(crate) struct Embedded {
 impl Embedded {
     /// Starts a worker and runs the startup code in it.
     pub(crate) fn start(config: &Config) -> Result<Embedded, Error> {
+        if config.env_clear
+            || !config.env.is_empty()
+            || config.limits.memory.is_some()
+            || config.limits.cpu_seconds.is_some()
+        {
+            return Err(Error::Config(
+                "env, env_clear, memory_limit and cpu_time_limit apply to a process of the \
+                 session's own: use Backend::Subprocess"
+                    .into(),
+            ));
+        }
         let rt = interp::runtime()?;
         if let Some(python) = &config.python_executable {
             interp::use_environment(python)?;
         }
-        let working_directory = resolve_directory(config.working_directory.as_ref())?;
+        let working_directory = resolve_working_directory(config.working_directory.as_deref())?;
         let cfg = Arc::new(WorkerConfig {
             startup_code: config.startup_code.clone(),
             output_limit: config.output_limit,
@@ -302,27 +312,5 @@ fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
                 traceback: String::new(),
             }
         }))),
-    }
-}
-
-fn resolve_directory(dir: Option<&PathBuf>) -> Result<PathBuf, Error> {
-    let dir = match dir {
-        Some(d) => d.clone(),
-        None => {
-            return std::env::current_dir().map_err(|e| {
-                Error::Config(format!("the process has no usable working directory: {e}"))
-            })
-        }
-    };
-    match std::fs::canonicalize(&dir) {
-        Ok(abs) if abs.is_dir() => Ok(abs),
-        Ok(_) => Err(Error::Config(format!(
-            "working directory {} is not a directory",
-            dir.display()
-        ))),
-        Err(_) => Err(Error::NotFound {
-            what: "working directory",
-            path: dir,
-        }),
     }
 }

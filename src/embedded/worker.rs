@@ -12,13 +12,14 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::capture::{bound_text, Capture, CaptureShared};
+use super::capture::Capture;
 use super::control::{ControlShared, Phase, RunControl, Ticket};
 use super::cwd::{CwdTurn, Refused};
 use super::ffi;
 use super::interp::Runtime;
 use super::watchdog::WorkerThread;
-use crate::result::{ExecutionResult, PythonError, Status};
+use crate::capture::{bound_text, CaptureShared};
+use crate::result::{timeout_error, ExecutionResult, PythonError, Status};
 
 /// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
 /// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no
@@ -372,15 +373,7 @@ impl Context {
     /// The result of code stopped at its deadline; `stack` is where it was.
     fn stopped(&self, mut r: ExecutionResult, req: &Request, stack: String) -> ExecutionResult {
         r.status = Status::Timeout;
-        let message = format!(
-            "the code ran past its {} timeout and was stopped; the session's state is kept",
-            crate::session::human(req.timeout)
-        );
-        r.error = Some(PythonError {
-            type_name: "TimeoutError".into(),
-            traceback: format!("{stack}TimeoutError: {message}\n"),
-            message,
-        });
+        r.error = Some(timeout_error(req.timeout, &stack));
         r
     }
 }

@@ -21,18 +21,38 @@ pub fn backend() -> Backend {
     match std::env::var("PYSESSION_TEST_BACKEND") {
         Err(std::env::VarError::NotPresent) => Backend::Embedded,
         Ok(v) if v == "embedded" => Backend::Embedded,
+        Ok(v) if v == "subprocess" => Backend::Subprocess,
         other => panic!(
-            "PYSESSION_TEST_BACKEND={other:?} is not supported by the test suite (accepted: \"embedded\")"
+            "PYSESSION_TEST_BACKEND={other:?} is not supported by the test suite \
+             (accepted: \"embedded\", \"subprocess\")"
         ),
     }
 }
 
+/// True when the suite runs against the subprocess backend.
+pub fn subprocess() -> bool {
+    backend() == Backend::Subprocess
+}
+
+/// The interpreter subprocess sessions run: `PYSESSION_TEST_PYTHON`, default Debian's
+/// `/usr/bin/python3` (the one the embedded build uses).
+pub fn test_python() -> PathBuf {
+    std::env::var_os("PYSESSION_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
+}
+
 /// A builder for the backend under test, with a short grace period.
 pub fn builder() -> SessionBuilder {
-    Session::builder()
+    let b = Session::builder()
         .backend(backend())
         .grace_period(GRACE)
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30));
+    if subprocess() {
+        b.python_executable(test_python())
+    } else {
+        b
+    }
 }
 
 /// A started session with the test defaults.

@@ -1,0 +1,209 @@
+"""The main loop of a subprocess session's child process.
+
+The host starts ``python -u -I -c <boot>``; the boot code reads this file and the
+runtime (``pysession_runtime.py``) from descriptor 3 and runs ``main``. From then on
+requests arrive on descriptor 3 and replies leave on descriptor 4, each a frame: a
+4-byte little-endian length, then that many bytes of UTF-8 JSON. Descriptors 1 and 2
+carry the user's output untouched (Python prints, C ``printf``, child processes), with
+markers around each request so that the host can tell which request wrote what:
+
+    NUL "pysession:" token ":" ("start" | "end") ":" id NUL
+
+The token is random per process, so user output cannot forge a marker.
+
+A SIGINT while a request runs raises the runtime's ``StopExecution`` in the main
+thread; between requests it is ignored, so a late interrupt never lands in the next
+request. The host repeats it every 50 ms while the code keeps going; from the third on,
+every new line of the user's own code (cells and functions defined in them) raises it
+too, so code that catches the stop ends all the same.
+"""
+
+import builtins
+import io
+import json
+import os
+import signal
+import sys
+
+_REQUESTS = 3
+_REPLIES = 4
+
+
+class _Control:
+    """The child's stand-in for the host's run control: stops arrive as signals."""
+
+    def stopping(self):
+        return False
+
+    def arm(self):
+        pass
+
+    def settle(self):
+        pass
+
+    def moved_to(self, path):
+        pass
+
+    def current_run(self):
+        return 0
+
+
+def _read_exact(n):
+    chunks = []
+    while n:
+        chunk = os.read(_REQUESTS, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame():
+    head = _read_exact(4)
+    if head is None:
+        return None
+    body = _read_exact(int.from_bytes(head, "little"))
+    return None if body is None else json.loads(body)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_frame(obj):
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")
+    _write_all(_REPLIES, len(body).to_bytes(4, "little") + body)
+
+
+def _clean(value):
+    """Strings as JSON can carry them: lone surrogates become U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class _EmptyStdin(io.TextIOBase):
+    """Standard input that is always at its end and survives ``exit()`` closing it."""
+
+    def read(self, size=-1):
+        return ""
+
+    def readline(self, size=-1):
+        return ""
+
+    def readable(self):
+        return True
+
+    def close(self):
+        pass
+
+
+def _stream_for(fd):
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
+
+
+def _restore_streams(originals):
+    """Code that replaced or closed sys.stdout/sys.stderr does not silence later
+    requests: both point at descriptors 1 and 2 again."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is not originals[fd] or stream.closed:
+            if originals[fd].closed:
+                originals[fd] = _stream_for(fd)
+            setattr(sys, name, originals[fd])
+    if not isinstance(sys.stdin, _EmptyStdin):
+        sys.stdin = _EmptyStdin()
+
+
+def _is_cell(frame):
+    return frame.f_code.co_filename.startswith("<cell ")
+
+
+def _no_input(prompt=""):
+    raise EOFError(
+        "input() is not available: a pysession session has no standard input; "
+        "pass data in with code or variables instead"
+    )
+
+
+def main(runtime, token):
+    running = False
+    interrupts = 0
+
+    def stop_tracer(frame, event, arg):
+        if not running or event not in ("line", "call"):
+            return stop_tracer if running else None
+        if _is_cell(frame):
+            raise runtime.StopExecution()
+        return stop_tracer
+
+    def on_sigint(signum, frame):
+        nonlocal interrupts
+        if not running:
+            return
+        interrupts += 1
+        if interrupts >= 3:
+            # The code caught the earlier stops: trace its cell frames so that each new
+            # line raises again (a raising tracer is switched off; the next SIGINT
+            # switches it back on).
+            f = frame
+            while f is not None:
+                if _is_cell(f):
+                    f.f_trace = stop_tracer
+                f = f.f_back
+            sys.settrace(stop_tracer)
+        raise runtime.StopExecution()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    originals = {1: sys.stdout, 2: sys.stderr}
+    builtins.input = _no_input
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    state = runtime.new_session(None, _Control())
+
+    def mark(kind, ident):
+        marker = f"\0pysession:{token}:{kind}:{ident}\0".encode()
+        _write_all(1, marker)
+        _write_all(2, marker)
+
+    while True:
+        request = read_frame()
+        if request is None:
+            return
+        ident = request["id"]
+        op = request["op"]
+        _restore_streams(originals)
+        mark("start", ident)
+        interrupts = 0
+        running = True
+        try:
+            if op == "reset":
+                state.reset()
+                reply = ("ok", None, None)
+            else:
+                reply = state.run(request["code"])
+        except runtime.StopExecution:
+            reply = ("stopped", None, None)
+        finally:
+            running = False
+            sys.settrace(None)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        mark("end", ident)
+        status, value, error = reply
+        write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})

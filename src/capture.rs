@@ -1,0 +1,366 @@
+//! Bounded output capture, shared by what writes a session's output (the embedded
+//! routing streams, the subprocess reader) and the session, which reads it.
+//!
+//! Output is bounded where it is produced: each stream keeps a head and a tail of at
+//! most `limit` bytes in all and counts what fell between, so a flood costs a fixed
+//! amount of memory however long it runs.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// One stream's text, bounded to a head and a tail.
+#[derive(Debug)]
+pub(crate) struct Bounded {
+    head: String,
+    tail: String,
+    cut: u64,
+    head_cap: usize,
+    tail_cap: usize,
+    /// The start of a UTF-8 sequence that a byte write left unfinished.
+    pending: Vec<u8>,
+}
+
+impl Bounded {
+    pub(crate) fn new(limit: usize) -> Self {
+        let head_cap = limit / 2;
+        Bounded {
+            head: String::new(),
+            tail: String::new(),
+            cut: 0,
+            head_cap,
+            tail_cap: limit - head_cap,
+            pending: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push_str(&mut self, s: &str) {
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.append('\u{FFFD}'.encode_utf8(&mut [0; 4]));
+        }
+        self.append(s);
+    }
+
+    /// Appends bytes decoded as UTF-8, invalid sequences replaced by U+FFFD; a sequence
+    /// split across two writes is joined.
+    pub(crate) fn push_bytes(&mut self, data: &[u8]) {
+        let joined;
+        let mut rest: &[u8] = if self.pending.is_empty() {
+            data
+        } else {
+            let mut buf = std::mem::take(&mut self.pending);
+            buf.extend_from_slice(data);
+            joined = buf;
+            &joined
+        };
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    self.append(valid);
+                    return;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    // from_utf8 just checked this prefix.
+                    self.append(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            self.append("\u{FFFD}");
+                            rest = &after[n..];
+                        }
+                        None => {
+                            self.pending = after.to_vec();
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn append(&mut self, mut s: &str) {
+        if self.cut == 0 && self.tail.is_empty() {
+            let room = self.head_cap - self.head.len();
+            if s.len() <= room {
+                self.head.push_str(s);
+                return;
+            }
+            let split = floor_char_boundary(s, room);
+            self.head.push_str(&s[..split]);
+            s = &s[split..];
+        }
+        if s.len() >= self.tail_cap {
+            let keep_from = ceil_char_boundary(s, s.len() - self.tail_cap);
+            self.cut += (self.tail.len() + keep_from) as u64;
+            self.tail.clear();
+            self.tail.push_str(&s[keep_from..]);
+        } else {
+            self.tail.push_str(s);
+            // Trimming only past twice the cap keeps appends amortised O(1).
+            if self.tail.len() > 2 * self.tail_cap.max(64) {
+                self.trim_tail();
+            }
+        }
+    }
+
+    fn trim_tail(&mut self) {
+        if self.tail.len() > self.tail_cap {
+            let from = ceil_char_boundary(&self.tail, self.tail.len() - self.tail_cap);
+            self.cut += from as u64;
+            self.tail.drain(..from);
+        }
+    }
+
+    /// The text kept, with a marker where bytes were cut, and the number of bytes cut.
+    pub(crate) fn finish(mut self) -> (String, u64) {
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.append("\u{FFFD}");
+        }
+        self.trim_tail();
+        if self.cut == 0 {
+            self.head.push_str(&self.tail);
+            return (self.head, 0);
+        }
+        let mut out = self.head;
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "[... {} bytes of output cut here: over the output limit of {} bytes ...]\n",
+            self.cut,
+            self.head_cap + self.tail_cap
+        ));
+        out.push_str(&self.tail);
+        (out, self.cut)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Truncates `text` the way output is truncated; used for long reprs.
+pub(crate) fn bound_text(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut b = Bounded::new(limit);
+    b.push_str(&text);
+    b.finish().0
+}
+
+/// What one run wrote, and (for an execute) what the session's other threads wrote
+/// since the previous execute's result.
+#[derive(Debug)]
+pub(crate) struct RunOutput {
+    pub stdout: (String, u64),
+    pub stderr: (String, u64),
+    pub background: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+struct Streams {
+    out: Bounded,
+    err: Bounded,
+}
+
+impl Streams {
+    fn new(limit: usize) -> Self {
+        Streams {
+            out: Bounded::new(limit),
+            err: Bounded::new(limit),
+        }
+    }
+
+    fn get(&mut self, stream: u8) -> &mut Bounded {
+        if stream == 2 {
+            &mut self.err
+        } else {
+            &mut self.out
+        }
+    }
+
+    fn finish(self) -> ((String, u64), (String, u64)) {
+        (self.out.finish(), self.err.finish())
+    }
+}
+
+#[derive(Debug)]
+struct CaptureState {
+    /// The run in progress (0: none) and its output.
+    run_id: u64,
+    run: Option<Streams>,
+    /// Output of threads that are not the current run's: written between runs, or by
+    /// threads that earlier runs started, or by abandoned code.
+    background: Streams,
+}
+
+/// A session's output, shared by every incarnation of its worker.
+#[derive(Debug)]
+pub(crate) struct CaptureShared {
+    limit: usize,
+    state: Mutex<CaptureState>,
+}
+
+impl CaptureShared {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(CaptureShared {
+            limit,
+            state: Mutex::new(CaptureState {
+                run_id: 0,
+                run: None,
+                background: Streams::new(limit),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CaptureState> {
+        // A panic while holding this lock leaves plain buffers behind: still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores a write made on behalf of run `run`: in that run's output while it is the
+    /// current run, in the background otherwise.
+    pub(crate) fn with_stream(&self, stream: u8, run: u64, f: impl FnOnce(&mut Bounded)) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let streams = match state.run.as_mut() {
+            Some(current) if run != 0 && run == state.run_id => current,
+            _ => &mut state.background,
+        };
+        f(streams.get(stream));
+    }
+
+    /// Stores bytes written on behalf of run `run`: the run's own output while it is the
+    /// current run, background output otherwise.
+    pub(crate) fn write_bytes(&self, stream: u8, run: u64, data: &[u8]) {
+        self.with_stream(stream, run, |b| b.push_bytes(data));
+    }
+
+    /// Starts collecting the output of run `run`.
+    pub(crate) fn begin_run(&self, run: u64) {
+        let mut state = self.lock();
+        state.run_id = run;
+        state.run = Some(Streams::new(self.limit));
+    }
+
+    /// Ends the run in progress and returns its output, with the background output
+    /// when `with_background` (only an execute's result delivers it).
+    pub(crate) fn end_run(&self, with_background: bool) -> RunOutput {
+        let mut state = self.lock();
+        state.run_id = 0;
+        let run = state.run.take().unwrap_or_else(|| Streams::new(self.limit));
+        let background = with_background.then(|| {
+            let bg = std::mem::replace(&mut state.background, Streams::new(self.limit));
+            let ((out, _), (err, _)) = bg.finish();
+            (out, err)
+        });
+        drop(state);
+        let (stdout, stderr) = run.finish();
+        RunOutput {
+            stdout,
+            stderr,
+            background,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(limit: usize, writes: &[&str]) -> (String, u64) {
+        let mut b = Bounded::new(limit);
+        for w in writes {
+            b.push_str(w);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn output_under_the_limit_is_exact() {
+        assert_eq!(
+            collect(10, &["abc", "de", "fghij"]),
+            ("abcdefghij".into(), 0)
+        );
+    }
+
+    #[test]
+    fn output_over_the_limit_keeps_head_and_tail() {
+        let (text, cut) = collect(10, &["01234", "56789", "abcdefghij"]);
+        assert_eq!(cut, 10);
+        assert!(
+            text.starts_with("01234\n[... 10 bytes of output cut"),
+            "{text}"
+        );
+        assert!(text.ends_with("...]\nfghij"), "{text}");
+    }
+
+    #[test]
+    fn one_huge_write_is_bounded() {
+        let big = "x".repeat(1 << 20);
+        let (text, cut) = collect(100, &[&big]);
+        assert_eq!(cut, (1 << 20) - 100);
+        assert!(text.len() < 300);
+    }
+
+    #[test]
+    fn many_small_writes_stay_bounded() {
+        let mut b = Bounded::new(1000);
+        for _ in 0..100_000 {
+            b.push_str("line\n");
+            assert!(b.head.len() + b.tail.len() <= 1000 + 2 * 1000);
+        }
+        let (_, cut) = b.finish();
+        assert_eq!(cut, 500_000 - 1000);
+    }
+
+    #[test]
+    fn cuts_respect_char_boundaries() {
+        let (text, _) = collect(7, &["ééééééééé"]);
+        assert!(text.contains("bytes of output cut"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_split_sequences_are_joined() {
+        let mut b = Bounded::new(100);
+        b.push_bytes(b"a\xffb");
+        let e = "é".as_bytes();
+        b.push_bytes(&e[..1]);
+        b.push_bytes(&e[1..]);
+        b.push_bytes(&e[..1]);
+        b.push_str("!");
+        assert_eq!(b.finish().0, "a\u{FFFD}bé\u{FFFD}!");
+    }
+
+    #[test]
+    fn writes_of_other_runs_go_to_background() {
+        let c = CaptureShared::new(100);
+        c.with_stream(1, 0, |b| b.push_str("between "));
+        c.begin_run(7);
+        c.with_stream(1, 7, |b| b.push_str("mine"));
+        c.with_stream(1, 6, |b| b.push_str("older"));
+        let out = c.end_run(true);
+        assert_eq!(out.stdout.0, "mine");
+        assert_eq!(
+            out.background.map(|b| b.0).as_deref(),
+            Some("between older")
+        );
+        c.begin_run(8);
+        c.with_stream(2, 8, |b| b.push_str("startup"));
+        assert!(c.end_run(false).background.is_none());
+    }
+}

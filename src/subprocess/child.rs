@@ -1,0 +1,407 @@
+//! One child `python` process: spawning it with the runtime, talking to it, reading its
+//! output, and ending it.
+
+use std::ffi::OsString;
+use std::io::{PipeReader, PipeWriter, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use serde::Deserialize;
+
+use super::scan::{Piece, Scanner};
+use super::sys::{self, Limits};
+use crate::capture::CaptureShared;
+use crate::Error;
+
+const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
+const WORKER_SOURCE: &str = include_str!("../../python/pysession_worker.py");
+
+/// Reads the token and the two sources from descriptor 3, loads them as the modules
+/// `pysession_runtime` and `pysession_worker`, and hands over to the worker's loop.
+const BOOT: &str = "\
+import os, sys, types
+def r(n):
+    b = b''
+    while len(b) < n:
+        c = os.read(3, n - len(b))
+        if not c:
+            sys.exit(0)
+        b += c
+    return b
+def f():
+    return r(int.from_bytes(r(4), 'little')).decode()
+t = f()
+for name in ('pysession_runtime', 'pysession_worker'):
+    m = types.ModuleType(name)
+    sys.modules[name] = m
+    exec(compile(f(), '<pysession-runtime>', 'exec'), m.__dict__)
+sys.modules['pysession_worker'].main(sys.modules['pysession_runtime'], t)
+";
+
+/// Frames larger than this from the child are treated as a broken protocol.
+const MAX_FRAME: usize = 1 << 30;
+
+/// How to start a child.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildConfig {
+    pub python: PathBuf,
+    pub working_directory: PathBuf,
+    pub env_clear: bool,
+    pub env: Vec<(OsString, OsString)>,
+    pub limits: Limits,
+}
+
+/// A reply frame.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Reply {
+    pub id: u64,
+    pub status: String,
+    pub value: Option<String>,
+    pub error: Option<(String, String, String)>,
+}
+
+/// What the reader thread reports.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A reply, sent once the output of its request has been read.
+    Reply(Reply),
+    /// The child wrote something that is not a frame of the protocol.
+    Broken(String),
+}
+
+pub(crate) struct ChildProcess {
+    child: Child,
+    requests: Option<PipeWriter>,
+    pub events: Receiver<Event>,
+    sink: Arc<Mutex<Arc<CaptureShared>>>,
+    reader: Option<JoinHandle<()>>,
+    reaped: bool,
+}
+
+impl ChildProcess {
+    /// Starts a child whose output goes to `sink`.
+    pub(crate) fn spawn(cfg: &ChildConfig, sink: Arc<CaptureShared>) -> Result<Self, Error> {
+        let io_err =
+            |e: std::io::Error| Error::Config(format!("cannot start a Python process: {e}"));
+        let (req_r, req_w) = std::io::pipe().map_err(io_err)?;
+        let (rep_r, rep_w) = std::io::pipe().map_err(io_err)?;
+        let mut cmd = Command::new(&cfg.python);
+        cmd.args(["-u", "-c", BOOT])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .current_dir(&cfg.working_directory)
+            .process_group(0);
+        if cfg.env_clear {
+            cmd.env_clear();
+        }
+        cmd.envs(cfg.env.iter().map(|(k, v)| (k, v)));
+        sys::prepare_child(&mut cmd, req_r.as_raw_fd(), rep_w.as_raw_fd(), cfg.limits);
+        let mut child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotFound {
+                    what: "python_executable",
+                    path: cfg.python.clone(),
+                }
+            } else {
+                Error::Config(format!("cannot start {}: {e}", cfg.python.display()))
+            }
+        })?;
+        drop((req_r, rep_w));
+        let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
+            (Some(o), Some(e)) => (o, e),
+            _ => {
+                return Err(Error::Config(
+                    "the Python process has no output pipes".into(),
+                ))
+            }
+        };
+        let token = random_token();
+        let sink = Arc::new(Mutex::new(sink));
+        let (tx, events) = unbounded();
+        let reader = {
+            let sink = sink.clone();
+            let token = token.clone();
+            std::thread::Builder::new()
+                .name("pysession-child-reader".into())
+                .spawn(move || Reader::new(&token, sink, tx).run(stdout, stderr, rep_r))
+                .map_err(io_err)?
+        };
+        let mut this = ChildProcess {
+            child,
+            requests: Some(req_w),
+            events,
+            sink,
+            reader: Some(reader),
+            reaped: false,
+        };
+        for part in [token.as_str(), RUNTIME_SOURCE, WORKER_SOURCE] {
+            if this.write_frame(part.as_bytes()).is_err() {
+                // The child died at once (say, a bad interpreter); the caller sees the
+                // reason when it asks for the first reply.
+                break;
+            }
+        }
+        Ok(this)
+    }
+
+    fn write_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
+        let w = self
+            .requests
+            .as_mut()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        let len = u32::try_from(body.len())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        let mut frame = Vec::with_capacity(4 + body.len());
+        frame.extend_from_slice(&len.to_le_bytes());
+        frame.extend_from_slice(body);
+        w.write_all(&frame)
+    }
+
+    /// Sends request `id`: run `code`, or reset the namespace.
+    pub(crate) fn send(&mut self, id: u64, op: &str, code: &str) -> std::io::Result<()> {
+        let body = serde_json::json!({ "id": id, "op": op, "code": code });
+        self.write_frame(body.to_string().as_bytes())
+    }
+
+    /// From now on the child's output goes to `sink`.
+    pub(crate) fn adopt(&self, sink: Arc<CaptureShared>) {
+        *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = sink;
+    }
+
+    /// Interrupts the running code (SIGINT to the Python process).
+    pub(crate) fn interrupt(&mut self) {
+        if !self.reaped && matches!(self.child.try_wait(), Ok(None)) {
+            sys::signal(self.child.id(), false, libc::SIGINT);
+        }
+    }
+
+    /// Kills the process group and reaps the child; returns how it ended.
+    pub(crate) fn kill(&mut self) -> String {
+        if !self.reaped {
+            if let Ok(None) = self.child.try_wait() {
+                sys::signal(self.child.id(), true, libc::SIGKILL);
+            }
+        }
+        self.reap()
+    }
+
+    /// Asks the child to end (its request pipe closes), waits up to `grace`, then kills
+    /// it. Reaps it either way.
+    pub(crate) fn shut_down(&mut self, grace: Duration) {
+        self.requests = None;
+        let begun = Instant::now();
+        while begun.elapsed() < grace {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.kill();
+    }
+
+    /// Waits for the child to end (it must be ending) and says how it did.
+    pub(crate) fn reap(&mut self) -> String {
+        if !self.reaped {
+            // Whatever the code started in the child's group goes too, so the pipes
+            // close and the reader ends. While the child is unreaped its pid (the
+            // group's id) cannot be reused; after a `try_wait` that reaped it, only a
+            // new process that took the same pid and made it its group could be hit.
+            sys::signal(self.child.id(), true, libc::SIGKILL);
+        }
+        let status = self.child.wait();
+        self.reaped = true;
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        match status {
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => format!("exit status {code}"),
+                (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+                _ => s.to_string(),
+            },
+            Err(e) => format!("unknown ({e})"),
+        }
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.requests = None;
+            self.kill();
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV, a segmentation fault",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGXCPU => "SIGXCPU, over its CPU time limit",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        _ => "a signal",
+    }
+}
+
+/// A token no user output will contain by chance.
+fn random_token() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    let a = h.finish();
+    h.write_u64(a);
+    format!("{a:016x}{:016x}", h.finish())
+}
+
+/// The reader thread: one `poll` loop over the child's stdout, stderr and replies.
+struct Reader {
+    scanners: [Scanner; 2],
+    /// The request whose output each stream is in (0: between requests).
+    segment: [u64; 2],
+    /// The last request whose end marker each stream has shown.
+    ended: [u64; 2],
+    sink: Arc<Mutex<Arc<CaptureShared>>>,
+    tx: Sender<Event>,
+}
+
+impl Reader {
+    fn new(token: &str, sink: Arc<Mutex<Arc<CaptureShared>>>, tx: Sender<Event>) -> Self {
+        Reader {
+            scanners: [Scanner::new(token), Scanner::new(token)],
+            segment: [0; 2],
+            ended: [0; 2],
+            sink,
+            tx,
+        }
+    }
+
+    fn run(mut self, mut stdout: ChildStdout, mut stderr: ChildStderr, mut replies: PipeReader) {
+        let mut open = [true; 3];
+        let mut frames: Vec<u8> = Vec::new();
+        let mut waiting: Option<(Reply, Instant)> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let fds: [RawFd; 3] = [
+                if open[0] { stdout.as_raw_fd() } else { -1 },
+                if open[1] { stderr.as_raw_fd() } else { -1 },
+                if open[2] { replies.as_raw_fd() } else { -1 },
+            ];
+            let timeout = waiting.as_ref().map(|_| Duration::from_millis(10));
+            let Ok(ready) = sys::poll_readable(fds, timeout) else {
+                return;
+            };
+            for (i, stream) in [&mut stdout as &mut dyn Read, &mut stderr]
+                .into_iter()
+                .enumerate()
+            {
+                if ready[i] && open[i] {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => {
+                            open[i] = false;
+                            let rest = self.scanners[i].finish();
+                            self.output(i, &rest);
+                        }
+                        Ok(n) => self.scan(i, &buf[..n]),
+                    }
+                }
+            }
+            if ready[2] && open[2] {
+                match replies.read(&mut buf) {
+                    Ok(0) | Err(_) => open[2] = false,
+                    Ok(n) => frames.extend_from_slice(&buf[..n]),
+                }
+                match take_frames(&mut frames) {
+                    Ok(replies) => {
+                        for r in replies {
+                            waiting = Some((r, Instant::now()));
+                        }
+                    }
+                    Err(e) => {
+                        let _ = self.tx.send(Event::Broken(e));
+                        return;
+                    }
+                }
+            }
+            if let Some((reply, since)) = &waiting {
+                // The end markers were written before the reply; once both streams have
+                // shown them, all of the request's output has been read.
+                let done = (0..2).all(|i| self.ended[i] >= reply.id || !open[i]);
+                if done || since.elapsed() > Duration::from_secs(2) {
+                    if let Some((reply, _)) = waiting.take() {
+                        if self.tx.send(Event::Reply(reply)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            if !open.iter().any(|&o| o) {
+                return;
+            }
+        }
+    }
+
+    fn scan(&mut self, i: usize, data: &[u8]) {
+        let mut scanner = std::mem::replace(&mut self.scanners[i], Scanner::new(""));
+        scanner.feed(data, |piece| match piece {
+            Piece::Data(d) => self.output(i, d),
+            Piece::Start(id) => self.segment[i] = id,
+            Piece::End(id) => {
+                self.segment[i] = 0;
+                self.ended[i] = id;
+            }
+        });
+        self.scanners[i] = scanner;
+    }
+
+    fn output(&self, i: usize, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let sink = self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        sink.write_bytes(i as u8 + 1, self.segment[i], data);
+    }
+}
+
+/// Splits complete frames off the front of `buf`.
+fn take_frames(buf: &mut Vec<u8>) -> Result<Vec<Reply>, String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while buf.len() - at >= 4 {
+        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(format!("a reply frame of {len} bytes"));
+        }
+        if buf.len() - at - 4 < len {
+            break;
+        }
+        let body = &buf[at + 4..at + 4 + len];
+        let reply = serde_json::from_slice(body).map_err(|e| {
+            format!(
+                "a reply that is not valid ({e}): {:?}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            )
+        })?;
+        out.push(reply);
+        at += 4 + len;
+    }
+    buf.drain(..at);
+    Ok(out)
+}

@@ -1,0 +1,427 @@
+//! The subprocess backend: each session is a child `python` process running the same
+//! Python-side runtime, spoken to over dedicated pipes. Slower than the embedded
+//! backend, but the code can be killed, may crash, writes to real descriptors, and has
+//! its own working directory, environment, interpreter and resource limits.
+
+mod child;
+mod scan;
+mod sys;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+
+use self::child::{ChildConfig, ChildProcess, Event, Reply};
+pub(crate) use self::sys::Limits;
+use crate::capture::{bound_text, CaptureShared, RunOutput};
+use crate::result::{timeout_error, ExecutionResult, PythonError, Status};
+use crate::session::{human, resolve_working_directory, Config};
+use crate::Error;
+
+/// How often a stopped child is sent SIGINT again while its code keeps going.
+const REPEAT_INTERRUPT: Duration = Duration::from_millis(50);
+
+/// What one request to a child came to.
+enum Exchange {
+    Reply(Reply, RunOutput),
+    /// The code did not stop within the grace period: the child was killed.
+    Stuck(RunOutput, String),
+    /// The child died; how it ended.
+    Died(RunOutput, String),
+    /// The child broke the protocol; it was killed.
+    Broken(RunOutput, String),
+}
+
+/// Everything a child needs to be started and made ready, shared with the thread that
+/// prepares the warm spare.
+struct Recipe {
+    child: ChildConfig,
+    startup_code: String,
+    timeout: Duration,
+    grace: Duration,
+    next_id: AtomicU64,
+}
+
+impl Recipe {
+    fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A child with the startup code run in it.
+    fn ready_child(&self) -> Result<ChildProcess, Error> {
+        let private = CaptureShared::new(4096);
+        let mut child = ChildProcess::spawn(&self.child, private.clone())?;
+        let id = self.id();
+        match exchange(
+            &mut child,
+            &private,
+            id,
+            "run",
+            &self.startup_code,
+            self.timeout,
+            self.grace,
+            false,
+        ) {
+            Exchange::Reply(r, _) if r.status == "ok" => Ok(child),
+            Exchange::Reply(r, _) if r.status == "stopped" => {
+                Err(Error::Startup(timeout_error(self.timeout, "")))
+            }
+            Exchange::Reply(r, _) => Err(Error::Startup(python_error(r.error))),
+            Exchange::Stuck(..) => Err(Error::Busy(format!(
+                "the startup code ran past its {} timeout and did not stop within the {} grace \
+                 period; its process was killed",
+                human(self.timeout),
+                human(self.grace)
+            ))),
+            Exchange::Died(out, how) => Err(Error::Config(format!(
+                "the Python process {} ended ({how}) before it was ready{}",
+                self.child.python.display(),
+                stderr_excerpt(&out)
+            ))),
+            Exchange::Broken(_, what) => Err(Error::Config(format!(
+                "the Python process {} did not speak the protocol: {what}",
+                self.child.python.display()
+            ))),
+        }
+    }
+}
+
+fn stderr_excerpt(out: &RunOutput) -> String {
+    let text = out.stderr.0.trim();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", bound_text(text.to_string(), 2000))
+    }
+}
+
+/// Sends request `id` and waits for its reply: until the deadline, then SIGINT (again
+/// every 50 ms) for the grace period, then the process group is killed.
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    child: &mut ChildProcess,
+    capture: &CaptureShared,
+    id: u64,
+    op: &str,
+    code: &str,
+    timeout: Duration,
+    grace: Duration,
+    with_background: bool,
+) -> Exchange {
+    let begun = Instant::now();
+    capture.begin_run(id);
+    let end = |capture: &CaptureShared| capture.end_run(with_background);
+    if child.send(id, op, code).is_err() {
+        let how = child.kill();
+        return Exchange::Died(end(capture), how);
+    }
+    let mut stopping_until: Option<Option<Instant>> = None;
+    let mut wait_until = begun.checked_add(timeout);
+    loop {
+        let next = match wait_until {
+            Some(t) => child.events.recv_deadline(t),
+            None => child
+                .events
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok(Event::Reply(r)) if r.id == id => return Exchange::Reply(r, end(capture)),
+            Ok(Event::Reply(_)) => {}
+            Ok(Event::Broken(what)) => {
+                child.kill();
+                return Exchange::Broken(end(capture), what);
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let how = child.reap();
+                return Exchange::Died(end(capture), how);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let now = Instant::now();
+                let last = *stopping_until.get_or_insert_with(|| now.checked_add(grace));
+                if last.is_some_and(|last| now >= last) {
+                    let how = child.kill();
+                    return Exchange::Stuck(end(capture), how);
+                }
+                child.interrupt();
+                let again = now + REPEAT_INTERRUPT;
+                wait_until = Some(last.map_or(again, |last| again.min(last)));
+            }
+        }
+    }
+}
+
+fn python_error(error: Option<(String, String, String)>) -> PythonError {
+    match error {
+        Some((type_name, message, traceback)) => PythonError {
+            type_name,
+            message,
+            traceback,
+        },
+        None => PythonError {
+            type_name: "RuntimeError".into(),
+            message: "the code failed without an exception".into(),
+            traceback: String::new(),
+        },
+    }
+}
+
+/// One running subprocess session.
+pub(crate) struct Subprocess {
+    recipe: Arc<Recipe>,
+    output_limit: usize,
+    capture: Arc<CaptureShared>,
+    /// The child; `None` while running means a fresh one is due before the next call.
+    child: Mutex<Option<ChildProcess>>,
+    running: AtomicBool,
+    /// A child being made ready in the background, startup code run, for the next
+    /// restart. Dropping the handle discards (kills) it.
+    spare: Mutex<Option<JoinHandle<Result<ChildProcess, Error>>>>,
+}
+
+impl Subprocess {
+    pub(crate) fn start(config: &Config) -> Result<Subprocess, Error> {
+        let python = resolve_python(config.python_executable.as_deref())?;
+        let working_directory = resolve_working_directory(config.working_directory.as_deref())?;
+        let recipe = Arc::new(Recipe {
+            child: ChildConfig {
+                python,
+                working_directory,
+                env_clear: config.env_clear,
+                env: config.env.clone(),
+                limits: config.limits,
+            },
+            startup_code: config.startup_code.clone(),
+            timeout: config.timeout,
+            grace: config.grace_period,
+            next_id: AtomicU64::new(1),
+        });
+        let capture = CaptureShared::new(config.output_limit);
+        let child = recipe.ready_child()?;
+        child.adopt(capture.clone());
+        let session = Subprocess {
+            recipe,
+            output_limit: config.output_limit,
+            capture,
+            child: Mutex::new(Some(child)),
+            running: AtomicBool::new(true),
+            spare: Mutex::new(None),
+        };
+        session.prepare_spare();
+        Ok(session)
+    }
+
+    fn lock_child(&self) -> MutexGuard<'_, Option<ChildProcess>> {
+        self.child.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn prepare_spare(&self) {
+        let recipe = self.recipe.clone();
+        let handle = std::thread::Builder::new()
+            .name("pysession-spare".into())
+            .spawn(move || recipe.ready_child())
+            .ok();
+        *self.spare.lock().unwrap_or_else(|p| p.into_inner()) = handle;
+    }
+
+    /// A ready child for this session: the warm spare if it made it, else a new one.
+    fn fresh_child(&self) -> Result<ChildProcess, Error> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let child = match spare.map(JoinHandle::join) {
+            Some(Ok(Ok(child))) => child,
+            _ => self.recipe.ready_child()?,
+        };
+        child.adopt(self.capture.clone());
+        self.prepare_spare();
+        Ok(child)
+    }
+
+    pub(crate) fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
+        let begun = Instant::now();
+        let mut slot = self.lock_child();
+        if !self.running.load(Ordering::Acquire) {
+            return Err(Error::NotRunning);
+        }
+        if slot.is_none() {
+            match self.fresh_child() {
+                Ok(child) => *slot = Some(child),
+                Err(e) => {
+                    self.running.store(false, Ordering::Release);
+                    let mut r = ExecutionResult::empty(Status::Restarted);
+                    r.error = Some(PythonError {
+                        type_name: "SessionRestarted".into(),
+                        message: format!(
+                            "a fresh Python process for this session could not be made ready, \
+                             so the session is stopped and this code did not run: {e}"
+                        ),
+                        traceback: String::new(),
+                    });
+                    r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+                    return Ok(r);
+                }
+            }
+        }
+        let Some(child) = slot.as_mut() else {
+            return Err(Error::NotRunning);
+        };
+        let id = self.recipe.id();
+        let left = timeout.saturating_sub(begun.elapsed());
+        let exchanged = exchange(
+            child,
+            &self.capture,
+            id,
+            "run",
+            code,
+            left,
+            self.recipe.grace,
+            true,
+        );
+        let mut r = match exchanged {
+            Exchange::Reply(reply, out) => self.result(reply, out, timeout),
+            Exchange::Stuck(out, how) => {
+                *slot = None;
+                restarted(
+                    out,
+                    format!(
+                        "the code ran past its {} timeout and did not stop within the {} grace \
+                         period after SIGINT (it is probably blocked inside C code), so its \
+                         process group was killed ({how})",
+                        human(timeout),
+                        human(self.recipe.grace)
+                    ),
+                )
+            }
+            Exchange::Died(out, how) => {
+                *slot = None;
+                restarted(
+                    out,
+                    format!("the Python process died while running the code ({how})"),
+                )
+            }
+            Exchange::Broken(out, what) => {
+                *slot = None;
+                restarted(
+                    out,
+                    format!("the Python process broke the protocol ({what}) and was killed"),
+                )
+            }
+        };
+        r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+        Ok(r)
+    }
+
+    fn result(&self, reply: Reply, out: RunOutput, timeout: Duration) -> ExecutionResult {
+        let mut r = ExecutionResult::empty(Status::Ok);
+        match reply.status.as_str() {
+            "ok" => r.value = reply.value.map(|v| bound_text(v, self.output_limit)),
+            "stopped" => {
+                r.status = Status::Timeout;
+                let stack = reply.error.map(|e| e.2).unwrap_or_default();
+                r.error = Some(timeout_error(timeout, &stack));
+            }
+            _ => {
+                r.status = Status::Error;
+                r.error = Some(python_error(reply.error));
+            }
+        }
+        fill_output(&mut r, out);
+        r
+    }
+
+    /// Fresh state: the warm spare (startup code already run) takes the place of the
+    /// current child, which is killed in the background.
+    pub(crate) fn restart(&self, _timeout: Duration) -> Result<(), Error> {
+        let mut slot = self.lock_child();
+        if !self.running.load(Ordering::Acquire) {
+            return Err(Error::NotRunning);
+        }
+        let old = slot.take();
+        let fresh = self.fresh_child();
+        if let Some(mut old) = old {
+            let _ = std::thread::Builder::new()
+                .name("pysession-reaper".into())
+                .spawn(move || {
+                    old.kill();
+                });
+        }
+        match fresh {
+            Ok(child) => {
+                *slot = Some(child);
+                Ok(())
+            }
+            Err(e) => {
+                self.running.store(false, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.running.store(false, Ordering::Release);
+        if let Some(mut child) = self.lock_child().take() {
+            child.shut_down(self.recipe.grace);
+        }
+        // A spare still being prepared is killed when its thread ends.
+        self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Subprocess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn fill_output(r: &mut ExecutionResult, out: RunOutput) {
+    (r.stdout, r.stdout_truncated_bytes) = out.stdout;
+    (r.stderr, r.stderr_truncated_bytes) = out.stderr;
+    if let Some((stdout, stderr)) = out.background {
+        r.background_stdout = stdout;
+        r.background_stderr = stderr;
+    }
+}
+
+fn restarted(out: RunOutput, what: String) -> ExecutionResult {
+    let mut r = ExecutionResult::empty(Status::Restarted);
+    fill_output(&mut r, out);
+    r.error = Some(PythonError {
+        type_name: "SessionRestarted".into(),
+        message: format!(
+            "{what}. The session was restarted: a fresh process (startup code re-run) \
+             takes its place for the next execute, and all variables are lost."
+        ),
+        traceback: String::new(),
+    });
+    r
+}
+
+/// The interpreter to run: `python_executable`, or `python3` on PATH, as an absolute
+/// path (so that `env_clear` cannot hide it).
+fn resolve_python(python: Option<&Path>) -> Result<PathBuf, Error> {
+    let wanted = python.unwrap_or(Path::new("python3"));
+    let not_found = || Error::NotFound {
+        what: "python_executable",
+        path: wanted.to_path_buf(),
+    };
+    if wanted.components().count() > 1 || wanted.is_absolute() {
+        return if wanted.is_file() {
+            Ok(wanted.to_path_buf())
+        } else {
+            Err(not_found())
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(wanted))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(not_found)
+}
