@@ -1,18 +1,50 @@
-//! Embedded session costs: an execute round trip, session start, restart, output.
+//! Session costs, embedded and subprocess side by side: an execute round trip, output,
+//! start, restart and stop.
 //!
 //! `cargo bench --bench sessions`. Setup (interpreter start, the session) stays outside
-//! the timed part.
+//! the timed part. Subprocess sessions run `/usr/bin/python3` (or `PYSESSION_BENCH_PYTHON`).
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use pysession::Session;
+use pysession::{Backend, Session, SessionBuilder};
+
+const BACKENDS: [(&str, Backend); 2] = [
+    ("embedded", Backend::Embedded),
+    ("subprocess", Backend::Subprocess),
+];
+
+fn builder(backend: Backend) -> SessionBuilder {
+    let python =
+        std::env::var("PYSESSION_BENCH_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let b = Session::builder().backend(backend);
+    match backend {
+        Backend::Subprocess => b.python_executable(python),
+        _ => b,
+    }
+}
+
+fn start(backend: Backend) -> Session {
+    builder(backend).start().expect("session starts")
+}
 
 fn execute(c: &mut Criterion) {
-    let session = Session::new().expect("session starts");
     let mut group = c.benchmark_group("execute");
-    group.bench_function("execute [x = 1]", |b| {
-        b.iter(|| session.execute("x = 1").expect("execute"))
-    });
+    for (name, backend) in BACKENDS {
+        let session = start(backend);
+        group.bench_function(format!("execute [x = 1] {name}"), |b| {
+            b.iter(|| session.execute("x = 1").expect("execute"))
+        });
+        group.bench_function(format!("execute [1 + 1, value] {name}"), |b| {
+            b.iter(|| session.execute("1 + 1").expect("execute"))
+        });
+        group.bench_function(format!("execute [print 1000 lines] {name}"), |b| {
+            b.iter(|| {
+                session
+                    .execute("for i in range(1000): print(i)")
+                    .expect("execute")
+            })
+        });
+    }
     // The floor: compiling and running the same code on the calling thread, with no
     // hand-off, no capture and no value.
     group.bench_function("exec on the calling thread [x = 1]", |b| {
@@ -22,70 +54,66 @@ fn execute(c: &mut Criterion) {
             b.iter(|| py.run(c"x = 1", Some(&globals), None).expect("exec"))
         })
     });
-    group.bench_function("execute [1 + 1, value]", |b| {
-        b.iter(|| session.execute("1 + 1").expect("execute"))
-    });
-    group.bench_function("execute [print 1000 lines]", |b| {
-        b.iter(|| {
-            session
-                .execute("for i in range(1000): print(i)")
-                .expect("execute")
-        })
-    });
     group.finish();
 }
 
 fn lifecycle(c: &mut Criterion) {
     // Bring the interpreter up first: these measure sessions, not Python's start.
-    drop(Session::new().expect("session starts"));
+    drop(start(Backend::Embedded));
     let mut group = c.benchmark_group("lifecycle");
-    group.bench_function("session [start]", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
-                let s = Session::new().expect("session starts");
-                total += t.elapsed();
-                drop(s);
-            }
-            total
-        })
-    });
-    group.bench_function("session [start + first result]", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
-                let s = Session::new().expect("session starts");
-                s.execute("1 + 1").expect("execute");
-                total += t.elapsed();
-                drop(s);
-            }
-            total
-        })
-    });
-    let session = Session::builder()
-        .startup_code("import math")
-        .start()
-        .expect("session starts");
-    session
-        .execute("data = list(range(1000))")
-        .expect("execute");
-    group.bench_function("session [restart]", |b| {
-        b.iter(|| session.restart().expect("restart"))
-    });
-    group.bench_function("session [stop]", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let s = Session::new().expect("session starts");
-                let t = Instant::now();
-                s.stop().expect("stop");
-                total += t.elapsed();
-            }
-            total
-        })
-    });
+    group.sample_size(20);
+    for (name, backend) in BACKENDS {
+        group.bench_function(format!("session [start + first result] {name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    let s = start(backend);
+                    s.execute("1 + 1").expect("execute");
+                    total += t.elapsed();
+                    drop(s);
+                }
+                total
+            })
+        });
+        let session = builder(backend)
+            .startup_code("import math")
+            .start()
+            .expect("session starts");
+        session
+            .execute("data = list(range(1000))")
+            .expect("execute");
+        group.bench_function(format!("session [restart] {name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    // A restart as a program makes it: some time after the last one, so
+                    // that the subprocess backend's warm spare is ready.
+                    std::thread::sleep(Duration::from_millis(if backend == Backend::Subprocess {
+                        150
+                    } else {
+                        1
+                    }));
+                    let t = Instant::now();
+                    session.restart().expect("restart");
+                    total += t.elapsed();
+                }
+                total
+            })
+        });
+        group.bench_function(format!("session [stop] {name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let s = start(backend);
+                    let t = Instant::now();
+                    s.stop().expect("stop");
+                    total += t.elapsed();
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 

@@ -1,24 +1,35 @@
-//! What idle sessions cost: starts 1,000 sessions (each with a variable defined), then
-//! prints the process's resident memory before and after.
+//! What idle sessions cost: starts COUNT sessions (each with a variable defined), then
+//! prints the resident memory they added, the host's and their child processes' (the
+//! subprocess backend's children include each session's warm spare), and how long they
+//! took to create.
 //!
-//! `cargo run --release --example idle_sessions [COUNT]`
+//! `cargo run --release --example idle_sessions [COUNT] [embedded|subprocess]`
 use std::time::Instant;
 
-use pysession::Session;
+use pysession::{Backend, Session};
 
 fn main() -> Result<(), pysession::Error> {
-    let count: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
+    let mut args = std::env::args().skip(1);
+    let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let backend = match args.next().as_deref() {
+        Some("subprocess") => Backend::Subprocess,
+        _ => Backend::Embedded,
+    };
+    let start = || {
+        let b = Session::builder().backend(backend);
+        match backend {
+            Backend::Subprocess => b.python_executable("/usr/bin/python3").start(),
+            _ => b.start(),
+        }
+    };
     // The interpreter itself is paid once per process; measure sessions on top of it.
     let first = Session::new()?;
     first.execute("import threading, time")?;
-    let before = rss_kib();
+    let before = total_rss_kib();
     let started = Instant::now();
     let mut sessions = Vec::with_capacity(count);
     for i in 0..count {
-        let s = Session::new()?;
+        let s = start()?;
         s.execute(&format!("session_number = {i}"))?;
         sessions.push(s);
     }
@@ -27,11 +38,16 @@ fn main() -> Result<(), pysession::Error> {
     for (i, s) in sessions.iter().enumerate().step_by(97) {
         assert_eq!(s.execute("session_number")?.value, Some(i.to_string()));
     }
-    let after = rss_kib();
-    let total_mib = (after - before) as f64 / 1024.0;
+    // Let warm spares finish starting before measuring.
+    std::thread::sleep(std::time::Duration::from_secs(
+        if backend == Backend::Subprocess { 3 } else { 0 },
+    ));
+    let after = total_rss_kib();
+    let added = (after - before) as f64;
     println!(
-        "{count} idle sessions: {total_mib:.1} MiB RSS in all, {:.1} KiB each",
-        (after - before) as f64 / count as f64
+        "{count} idle {backend:?} sessions: {:.1} MiB RSS in all, {:.1} KiB each",
+        added / 1024.0,
+        added / count as f64
     );
     println!(
         "created in {:.1} ms ({:.1} µs per session, with one execute each)",
@@ -44,9 +60,32 @@ fn main() -> Result<(), pysession::Error> {
     Ok(())
 }
 
-/// Resident set size from /proc (Linux).
-fn rss_kib() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Resident set size of this process and its children, from /proc (Linux).
+fn total_rss_kib() -> i64 {
+    let me = std::process::id().to_string();
+    let mut total = rss_of("self");
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{name}/stat")).unwrap_or_default();
+            // Field 4 (after the parenthesised command) is the parent pid.
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().nth(1));
+            if ppid == Some(me.as_str()) {
+                total += rss_of(&name);
+            }
+        }
+    }
+    total
+}
+
+fn rss_of(pid: &str) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

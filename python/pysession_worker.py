@@ -175,8 +175,12 @@ def main(runtime, token):
 
     def mark(kind, ident):
         marker = f"\0pysession:{token}:{kind}:{ident}\0".encode()
-        _write_all(1, marker)
-        _write_all(2, marker)
+        for fd in (1, 2):
+            try:
+                _write_all(fd, marker)
+            except OSError:
+                # The code closed the descriptor; the host sees its end instead.
+                pass
 
     while True:
         request = read_frame()

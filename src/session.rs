@@ -39,6 +39,7 @@ pub(crate) struct Config {
     pub env_clear: bool,
     pub env: Vec<(OsString, OsString)>,
     pub limits: Limits,
+    pub warm_spare: bool,
 }
 
 impl Default for Config {
@@ -54,6 +55,7 @@ impl Default for Config {
             env_clear: false,
             env: Vec::new(),
             limits: Limits::default(),
+            warm_spare: true,
         }
     }
 }
@@ -158,6 +160,13 @@ impl SessionBuilder {
     /// restarts. Default: no limit.
     pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
         self.config.limits.cpu_seconds = Some(limit.as_secs_f64().ceil().max(1.0) as u64);
+        self
+    }
+
+    /// Subprocess sessions: whether to keep a spare child ready (startup code run) so
+    /// that a restart is a swap. It costs a second process per session. Default: on.
+    pub fn warm_spare(mut self, on: bool) -> Self {
+        self.config.warm_spare = on;
         self
     }
 

@@ -297,6 +297,8 @@ impl Reader {
         let mut open = [true; 3];
         let mut frames: Vec<u8> = Vec::new();
         let mut waiting: Option<(Reply, Instant)> = None;
+        let mut last_reply = 0;
+        let mut partial_since: Option<Instant> = None;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let fds: [RawFd; 3] = [
@@ -304,7 +306,8 @@ impl Reader {
                 if open[1] { stderr.as_raw_fd() } else { -1 },
                 if open[2] { replies.as_raw_fd() } else { -1 },
             ];
-            let timeout = waiting.as_ref().map(|_| Duration::from_millis(10));
+            let timeout =
+                (waiting.is_some() || partial_since.is_some()).then(|| Duration::from_millis(10));
             let Ok(ready) = sys::poll_readable(fds, timeout) else {
                 return;
             };
@@ -331,14 +334,30 @@ impl Reader {
                 match take_frames(&mut frames) {
                     Ok(replies) => {
                         for r in replies {
+                            last_reply = r.id;
                             waiting = Some((r, Instant::now()));
                         }
+                        partial_since = (!frames.is_empty())
+                            .then(|| partial_since.unwrap_or_else(Instant::now));
                     }
                     Err(e) => {
                         let _ = self.tx.send(Event::Broken(e));
                         return;
                     }
                 }
+            }
+            // The child writes its end markers, then the whole reply at once: a reply
+            // still incomplete well after the markers is not one (user code wrote to
+            // descriptor 4).
+            let past_markers = self.ended.iter().all(|&e| e > last_reply);
+            if past_markers
+                && partial_since.is_some_and(|t| t.elapsed() > Duration::from_millis(500))
+            {
+                let _ = self.tx.send(Event::Broken(format!(
+                    "an incomplete reply frame ({} bytes that do not make a frame)",
+                    frames.len()
+                )));
+                return;
             }
             if let Some((reply, since)) = &waiting {
                 // The end markers were written before the reply; once both streams have

@@ -45,6 +45,7 @@ struct Recipe {
     timeout: Duration,
     grace: Duration,
     next_id: AtomicU64,
+    warm_spare: bool,
 }
 
 impl Recipe {
@@ -200,6 +201,7 @@ impl Subprocess {
             timeout: config.timeout,
             grace: config.grace_period,
             next_id: AtomicU64::new(1),
+            warm_spare: config.warm_spare,
         });
         let capture = CaptureShared::new(config.output_limit);
         let child = recipe.ready_child()?;
@@ -221,6 +223,9 @@ impl Subprocess {
     }
 
     fn prepare_spare(&self) {
+        if !self.recipe.warm_spare {
+            return;
+        }
         let recipe = self.recipe.clone();
         let handle = std::thread::Builder::new()
             .name("pysession-spare".into())

@@ -35,10 +35,12 @@ pub(crate) fn prepare_child(cmd: &mut Command, requests: RawFd, replies: RawFd, 
             libc::close(req);
             libc::close(rep);
             if let Some(bytes) = limits.memory {
-                set_limit(libc::RLIMIT_AS, bytes)?;
+                set_limit(libc::RLIMIT_AS, bytes, bytes)?;
             }
             if let Some(seconds) = limits.cpu_seconds {
-                set_limit(libc::RLIMIT_CPU, seconds)?;
+                // A hard limit above the soft one makes the kernel send SIGXCPU (which
+                // says why) at the soft limit, keeping SIGKILL as the backstop.
+                set_limit(libc::RLIMIT_CPU, seconds, seconds + 1)?;
             }
         }
         Ok(())
@@ -52,10 +54,10 @@ pub(crate) fn prepare_child(cmd: &mut Command, requests: RawFd, replies: RawFd, 
 
 /// # Safety
 /// Only async-signal-safe; callable between fork and exec.
-unsafe fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
+unsafe fn set_limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
     let limit = libc::rlimit {
-        rlim_cur: value as libc::rlim_t,
-        rlim_max: value as libc::rlim_t,
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
     };
     // SAFETY: `limit` is a valid rlimit for the duration of the call.
     if unsafe { libc::setrlimit(resource, &limit) } != 0 {
