@@ -122,10 +122,11 @@
 //!   is free. No call waits past its own timeout plus grace period.
 //! - **File descriptors.** Writes straight to descriptors 1 and 2 (C `printf`,
 //!   `os.write(1, ...)`, child processes) bypass `sys.stdout` and go to the host's
-//!   real stdout/stderr; they cannot be told apart per session in-process.
+//!   real stdout/stderr; they cannot be told apart per session in-process (the
+//!   subprocess backend captures them).
 //! - **The process.** `sys.exit()`, `exit()`, `quit()` and `KeyboardInterrupt` are
 //!   error results; but `os._exit()`, a segmentation fault in C code, or `os.kill` of
-//!   the process take the host down with it.
+//!   the process take the host down with it (use the subprocess backend for such code).
 //! - **Process-wide state.** `sys.modules`, `sys.path`, environment variables,
 //!   `sys.stdout` replacements and monkey-patches are shared by all sessions; `restart`
 //!   gives a fresh namespace but imported modules stay imported. Pickling classes
