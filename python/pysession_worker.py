@@ -1,6 +1,9 @@
 """The main loop of a subprocess session's child process.
 
-The host starts ``python -u -I -c <boot>``; the boot code reads this file and the
+The host starts ``python -u -c <boot>``; the boot code takes the working directory off
+``sys.path`` (so files there cannot shadow the modules loaded here; ``main`` puts it
+back for the user's code), keeps descriptors 3 and 4 from the user's own child
+processes, reads this file and the
 runtime (``pysession_runtime.py``) from descriptor 3 and runs ``main``. From then on
 requests arrive on descriptor 3 and replies leave on descriptor 4, each a frame: a
 4-byte little-endian length, then that many bytes of UTF-8 JSON. Descriptors 1 and 2
@@ -189,6 +192,8 @@ def main(runtime, token):
         ident = request["id"]
         op = request["op"]
         _restore_streams(originals)
+        # Code (or a library) may have replaced the handler; stops must keep working.
+        signal.signal(signal.SIGINT, on_sigint)
         mark("start", ident)
         interrupts = 0
         running = True
@@ -210,4 +215,14 @@ def main(runtime, token):
                 pass
         mark("end", ident)
         status, value, error = reply
+        limit = request.get("limit")
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            # Cut here, before it crosses the pipe; the host cuts again to exact bytes.
+            head = limit // 2
+            cut = len(value) - limit
+            value = (
+                value[:head]
+                + f"\n[... {cut} characters of the value cut here: over the output limit ...]\n"
+                + value[len(value) - (limit - head):]
+            )
         write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})

@@ -26,6 +26,10 @@ const WORKER_SOURCE: &str = include_str!("../../python/pysession_worker.py");
 /// `pysession_runtime` and `pysession_worker`, and hands over to the worker's loop.
 const BOOT: &str = "\
 import os, sys, types
+if sys.path and sys.path[0] == '':
+    del sys.path[0]
+os.set_inheritable(3, False)
+os.set_inheritable(4, False)
 def r(n):
     b = b''
     while len(b) < n:
@@ -55,6 +59,8 @@ pub(crate) struct ChildConfig {
     pub env_clear: bool,
     pub env: Vec<(OsString, OsString)>,
     pub limits: Limits,
+    /// Values longer than this are cut in the child, before they cross the pipe.
+    pub output_limit: usize,
 }
 
 /// A reply frame.
@@ -75,13 +81,49 @@ pub(crate) enum Event {
     Broken(String),
 }
 
+/// Kills a child from another thread, safely: never after the child was reaped, when
+/// its pid could belong to another process.
+#[derive(Debug)]
+pub(crate) struct KillSwitch {
+    pid: u32,
+    reaped: Mutex<bool>,
+}
+
+impl KillSwitch {
+    /// Kills the child and its group, unless it was already reaped.
+    pub(crate) fn kill(&self) {
+        let reaped = self.reaped.lock().unwrap_or_else(|p| p.into_inner());
+        if !*reaped {
+            self.signal_all();
+        }
+    }
+
+    /// Kills as above and marks the child as about to be reaped.
+    fn kill_for_reaping(&self) {
+        let mut reaped = self.reaped.lock().unwrap_or_else(|p| p.into_inner());
+        if !*reaped {
+            self.signal_all();
+            *reaped = true;
+        }
+    }
+
+    fn signal_all(&self) {
+        // The group takes what the code started; the child itself too, should the code
+        // have moved it to another group.
+        sys::signal(self.pid, true, libc::SIGKILL);
+        sys::signal(self.pid, false, libc::SIGKILL);
+    }
+}
+
 pub(crate) struct ChildProcess {
     child: Child,
+    killer: Arc<KillSwitch>,
     requests: Option<PipeWriter>,
     pub events: Receiver<Event>,
     sink: Arc<Mutex<Arc<CaptureShared>>>,
     reader: Option<JoinHandle<()>>,
     reaped: bool,
+    output_limit: usize,
 }
 
 impl ChildProcess {
@@ -131,18 +173,33 @@ impl ChildProcess {
             std::thread::Builder::new()
                 .name("pysession-child-reader".into())
                 .spawn(move || Reader::new(&token, sink, tx).run(stdout, stderr, rep_r))
-                .map_err(io_err)?
         };
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(e) => {
+                sys::signal(child.id(), true, libc::SIGKILL);
+                let _ = child.wait();
+                return Err(io_err(e));
+            }
+        };
+        sys::set_nonblocking(req_w.as_raw_fd()).map_err(io_err)?;
+        let killer = Arc::new(KillSwitch {
+            pid: child.id(),
+            reaped: Mutex::new(false),
+        });
         let mut this = ChildProcess {
             child,
+            killer,
             requests: Some(req_w),
             events,
             sink,
             reader: Some(reader),
             reaped: false,
+            output_limit: cfg.output_limit,
         };
+        let deadline = Instant::now() + Duration::from_secs(10);
         for part in [token.as_str(), RUNTIME_SOURCE, WORKER_SOURCE] {
-            if this.write_frame(part.as_bytes()).is_err() {
+            if this.write_frame(part.as_bytes(), deadline).is_err() {
                 // The child died at once (say, a bad interpreter); the caller sees the
                 // reason when it asks for the first reply.
                 break;
@@ -151,23 +208,47 @@ impl ChildProcess {
         Ok(this)
     }
 
-    fn write_frame(&mut self, body: &[u8]) -> std::io::Result<()> {
+    /// Writes one frame, waiting for the child to read at most until `deadline`: a
+    /// child that has stopped reading (stuck, or stopped) cannot hold the caller.
+    fn write_frame(&mut self, body: &[u8], deadline: Instant) -> std::io::Result<()> {
+        use std::io::{Error as IoError, ErrorKind};
         let w = self
             .requests
             .as_mut()
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-        let len = u32::try_from(body.len())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            .ok_or_else(|| IoError::from(ErrorKind::BrokenPipe))?;
+        let len = u32::try_from(body.len()).map_err(|_| IoError::from(ErrorKind::InvalidInput))?;
         let mut frame = Vec::with_capacity(4 + body.len());
         frame.extend_from_slice(&len.to_le_bytes());
         frame.extend_from_slice(body);
-        w.write_all(&frame)
+        let mut rest = &frame[..];
+        while !rest.is_empty() {
+            match w.write(rest) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || !sys::poll_writable(w.as_raw_fd(), left)? {
+                        return Err(ErrorKind::TimedOut.into());
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
-    /// Sends request `id`: run `code`, or reset the namespace.
-    pub(crate) fn send(&mut self, id: u64, op: &str, code: &str) -> std::io::Result<()> {
-        let body = serde_json::json!({ "id": id, "op": op, "code": code });
-        self.write_frame(body.to_string().as_bytes())
+    /// Sends request `id` (run `code`), giving up at `deadline`.
+    pub(crate) fn send(
+        &mut self,
+        id: u64,
+        op: &str,
+        code: &str,
+        deadline: Instant,
+    ) -> std::io::Result<()> {
+        let body =
+            serde_json::json!({ "id": id, "op": op, "code": code, "limit": self.output_limit });
+        self.write_frame(body.to_string().as_bytes(), deadline)
     }
 
     /// From now on the child's output goes to `sink`.
@@ -175,20 +256,29 @@ impl ChildProcess {
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = sink;
     }
 
+    /// A handle that kills this child from another thread.
+    pub(crate) fn killer(&self) -> Arc<KillSwitch> {
+        self.killer.clone()
+    }
+
+    /// True once the process has ended (it is not reaped by asking).
+    pub(crate) fn exited(&self) -> bool {
+        !self.alive()
+    }
+
+    fn alive(&self) -> bool {
+        !self.reaped && !sys::has_exited(self.child.id())
+    }
+
     /// Interrupts the running code (SIGINT to the Python process).
     pub(crate) fn interrupt(&mut self) {
-        if !self.reaped && matches!(self.child.try_wait(), Ok(None)) {
+        if self.alive() {
             sys::signal(self.child.id(), false, libc::SIGINT);
         }
     }
 
-    /// Kills the process group and reaps the child; returns how it ended.
+    /// Kills the child and its process group, reaps it, and says how it ended.
     pub(crate) fn kill(&mut self) -> String {
-        if !self.reaped {
-            if let Ok(None) = self.child.try_wait() {
-                sys::signal(self.child.id(), true, libc::SIGKILL);
-            }
-        }
         self.reap()
     }
 
@@ -197,28 +287,30 @@ impl ChildProcess {
     pub(crate) fn shut_down(&mut self, grace: Duration) {
         self.requests = None;
         let begun = Instant::now();
-        while begun.elapsed() < grace {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                break;
-            }
+        while begun.elapsed() < grace && self.alive() {
             std::thread::sleep(Duration::from_millis(2));
         }
-        self.kill();
+        self.reap();
     }
 
-    /// Waits for the child to end (it must be ending) and says how it did.
+    /// Kills whatever is left of the child and its group, reaps the child, and says how
+    /// it ended. The child is never reaped before the group is signalled, so its pid,
+    /// the group's id, cannot have been reused.
     pub(crate) fn reap(&mut self) -> String {
-        if !self.reaped {
-            // Whatever the code started in the child's group goes too, so the pipes
-            // close and the reader ends. While the child is unreaped its pid (the
-            // group's id) cannot be reused; after a `try_wait` that reaped it, only a
-            // new process that took the same pid and made it its group could be hit.
-            sys::signal(self.child.id(), true, libc::SIGKILL);
-        }
+        self.killer.kill_for_reaping();
         let status = self.child.wait();
         self.reaped = true;
         if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
+            // The reader ends when every copy of the pipes is closed. A process that
+            // left the group may keep one open: then the reader is left to finish on its
+            // own (what it still reads is background output), and nobody waits for it.
+            let begun = Instant::now();
+            while !reader.is_finished() && begun.elapsed() < Duration::from_millis(200) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
         }
         match status {
             Ok(s) => match (s.code(), s.signal()) {
@@ -235,7 +327,7 @@ impl Drop for ChildProcess {
     fn drop(&mut self) {
         if !self.reaped {
             self.requests = None;
-            self.kill();
+            self.reap();
         }
     }
 }
@@ -337,8 +429,9 @@ impl Reader {
                             last_reply = r.id;
                             waiting = Some((r, Instant::now()));
                         }
-                        partial_since = (!frames.is_empty())
-                            .then(|| partial_since.unwrap_or_else(Instant::now));
+                        // Measured from the last bytes that arrived: a long reply still
+                        // coming in is not a broken one.
+                        partial_since = (!frames.is_empty()).then(Instant::now);
                     }
                     Err(e) => {
                         let _ = self.tx.send(Event::Broken(e));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use self::child::{ChildConfig, ChildProcess, Event, Reply};
+use self::child::{ChildConfig, ChildProcess, Event, KillSwitch, Reply};
 pub(crate) use self::sys::Limits;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
 use crate::result::{timeout_error, ExecutionResult, PythonError, Status};
@@ -46,6 +46,8 @@ struct Recipe {
     grace: Duration,
     next_id: AtomicU64,
     warm_spare: bool,
+    /// Kills the spare being prepared, so that `stop` leaves no process behind.
+    spare_killer: Mutex<Option<Arc<KillSwitch>>>,
 }
 
 impl Recipe {
@@ -53,10 +55,14 @@ impl Recipe {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A child with the startup code run in it.
-    fn ready_child(&self) -> Result<ChildProcess, Error> {
+    /// A child with the startup code run in it; `spare` publishes a way to kill it
+    /// while it gets ready.
+    fn ready_child(&self, spare: bool) -> Result<ChildProcess, Error> {
         let private = CaptureShared::new(4096);
         let mut child = ChildProcess::spawn(&self.child, private.clone())?;
+        if spare {
+            *self.spare_killer.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.killer());
+        }
         let id = self.id();
         match exchange(
             &mut child,
@@ -117,9 +123,20 @@ fn exchange(
     let begun = Instant::now();
     capture.begin_run(id);
     let end = |capture: &CaptureShared| capture.end_run(with_background);
-    if child.send(id, op, code).is_err() {
-        let how = child.kill();
-        return Exchange::Died(end(capture), how);
+    let send_by = begun
+        + timeout
+            .saturating_add(grace)
+            .min(Duration::from_secs(86_400));
+    match child.send(id, op, code, send_by) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            let how = child.kill();
+            return Exchange::Stuck(end(capture), how);
+        }
+        Err(_) => {
+            let how = child.kill();
+            return Exchange::Died(end(capture), how);
+        }
     }
     let mut stopping_until: Option<Option<Instant>> = None;
     let mut wait_until = begun.checked_add(timeout);
@@ -139,6 +156,11 @@ fn exchange(
                 return Exchange::Broken(end(capture), what);
             }
             Err(RecvTimeoutError::Disconnected) => {
+                let how = child.reap();
+                return Exchange::Died(end(capture), how);
+            }
+            Err(RecvTimeoutError::Timeout) if child.exited() => {
+                // Dead, though something it started still holds its pipes open.
                 let how = child.reap();
                 return Exchange::Died(end(capture), how);
             }
@@ -196,15 +218,17 @@ impl Subprocess {
                 env_clear: config.env_clear,
                 env: config.env.clone(),
                 limits: config.limits,
+                output_limit: config.output_limit,
             },
             startup_code: config.startup_code.clone(),
             timeout: config.timeout,
             grace: config.grace_period,
             next_id: AtomicU64::new(1),
             warm_spare: config.warm_spare,
+            spare_killer: Mutex::new(None),
         });
         let capture = CaptureShared::new(config.output_limit);
-        let child = recipe.ready_child()?;
+        let child = recipe.ready_child(false)?;
         child.adopt(capture.clone());
         let session = Subprocess {
             recipe,
@@ -229,7 +253,7 @@ impl Subprocess {
         let recipe = self.recipe.clone();
         let handle = std::thread::Builder::new()
             .name("pysession-spare".into())
-            .spawn(move || recipe.ready_child())
+            .spawn(move || recipe.ready_child(true))
             .ok();
         *self.spare.lock().unwrap_or_else(|p| p.into_inner()) = handle;
     }
@@ -239,7 +263,10 @@ impl Subprocess {
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
         let child = match spare.map(JoinHandle::join) {
             Some(Ok(Ok(child))) => child,
-            _ => self.recipe.ready_child()?,
+            // The spare's startup failed: doing it again would only fail again, twice
+            // as slowly.
+            Some(Ok(Err(e))) => return Err(e),
+            Some(Err(_)) | None => self.recipe.ready_child(false)?,
         };
         child.adopt(self.capture.clone());
         self.prepare_spare();
@@ -371,7 +398,17 @@ impl Subprocess {
         if let Some(mut child) = self.lock_child().take() {
             child.shut_down(self.recipe.grace);
         }
-        // A spare still being prepared is killed when its thread ends.
+        // A spare still getting ready is killed now; a ready one when its thread's
+        // result is dropped with the handle.
+        let killer = self
+            .recipe
+            .spare_killer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(killer) = killer {
+            killer.kill();
+        }
         self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 

@@ -73,8 +73,8 @@ pub(crate) fn signal(pid: u32, group: bool, signal: libc::c_int) {
     };
     let target = if group { -pid } else { pid };
     // SAFETY: kill has no memory-safety preconditions. The pid is a child we spawned
-    // and have not reaped yet (the caller holds its `Child`), so it cannot have been
-    // reused by another process.
+    // and have not reaped yet (callers check with `has_exited`, which does not reap),
+    // so neither it nor its group id can have been reused by another process.
     unsafe {
         libc::kill(target, signal);
     }
@@ -105,4 +105,58 @@ pub(crate) fn poll_readable<const N: usize>(
         return Err(e);
     }
     Ok(polled.map(|p| p.revents != 0))
+}
+
+/// True once child `pid` has ended, without reaping it: until it is reaped its pid (and
+/// so its process group's id) cannot be reused, which keeps later signals to the group
+/// safe.
+pub(crate) fn has_exited(pid: u32) -> bool {
+    let pid: libc::id_t = pid;
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is valid for writes for the duration of the call; WNOWAIT leaves
+    // the child waitable, WNOHANG makes the call return at once.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: waitid filled `info` (or left it zeroed, where si_pid reads as 0).
+    rc != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// Makes writes to `fd` return `WouldBlock` instead of waiting.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with flag arguments only.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `fd` can be written to, at most `timeout`; false when it cannot.
+pub(crate) fn poll_writable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut polled = [libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    }];
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `polled` is a valid array of one pollfd for the duration of the call.
+    let n = unsafe { libc::poll(polled.as_mut_ptr(), 1, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(n > 0)
 }
