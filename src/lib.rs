@@ -107,6 +107,30 @@
 //! Startup code that cannot be stopped is not run again: [`Session::start`] or
 //! [`Session::restart`] fails with [`Error::Busy`] and the session is stopped.
 //!
+//! # Interrupts
+//!
+//! [`Session::interrupt_handle`] gives an [`InterruptHandle`] (`Send + Sync + Clone`)
+//! that any thread can use to stop the code a session is running, as a timeout would
+//! but at once: status [`Status::Interrupted`], state kept, and the same escalation when
+//! the code does not stop (grace period, then [`Status::Restarted`]). An interrupt while
+//! nothing runs does nothing and never reaches a later execute; interrupts racing with
+//! restarts and stops are safe.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pysession::{Session, Status};
+//!
+//! let session = Session::new()?;
+//! let handle = session.interrupt_handle();
+//! std::thread::spawn(move || {
+//!     std::thread::sleep(Duration::from_millis(100));
+//!     handle.interrupt();
+//! });
+//! let r = session.execute("import time\ntime.sleep(60)")?;
+//! assert_eq!(r.status, Status::Interrupted);
+//! # Ok::<(), pysession::Error>(())
+//! ```
+//!
 //! # The embedded backend and its limits
 //!
 //! All embedded sessions share the process's one interpreter (initialised on first use
@@ -205,11 +229,13 @@ mod capture;
 mod embedded;
 mod error;
 mod fifo;
+mod interrupt;
 mod result;
 mod session;
 mod subprocess;
 
 pub use error::{Error, Result};
+pub use interrupt::InterruptHandle;
 pub use result::{ExecutionResult, PythonError, Status};
 pub use session::{Backend, Session, SessionBuilder};
 

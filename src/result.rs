@@ -15,8 +15,8 @@ pub enum Status {
     Error,
     /// The code ran past its timeout and was stopped. Session state is kept.
     Timeout,
-    /// The code was stopped on request. Session state is kept. Part of the result
-    /// format; this version has no interrupt request yet, so it does not produce it.
+    /// The code was stopped by an [`InterruptHandle`](crate::InterruptHandle). Session
+    /// state is kept.
     Interrupted,
     /// The code could not be stopped, so the session was restarted: state is lost and
     /// [`ExecutionResult::error`] says why.
@@ -149,5 +149,27 @@ pub(crate) fn timeout_error(timeout: std::time::Duration, stack: &str) -> Python
         type_name: "TimeoutError".into(),
         traceback: format!("{stack}TimeoutError: {message}\n"),
         message,
+    }
+}
+
+/// The error of code stopped by an interrupt; `stack` as for [`timeout_error`].
+pub(crate) fn interrupted_error(stack: &str) -> PythonError {
+    let message = "the code was interrupted and stopped; the session's state is kept".to_string();
+    PythonError {
+        type_name: "Interrupted".into(),
+        traceback: format!("{stack}Interrupted: {message}\n"),
+        message,
+    }
+}
+
+/// The error of code stopped for `reason`.
+pub(crate) fn stopped_error(
+    reason: crate::interrupt::StopReason,
+    timeout: std::time::Duration,
+    stack: &str,
+) -> (Status, PythonError) {
+    match reason {
+        crate::interrupt::StopReason::Timeout => (Status::Timeout, timeout_error(timeout, stack)),
+        crate::interrupt::StopReason::Interrupt => (Status::Interrupted, interrupted_error(stack)),
     }
 }

@@ -3,10 +3,13 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_channel::Receiver;
 use std::time::Duration;
 
 use crate::embedded::Embedded;
 use crate::fifo::FifoLock;
+use crate::interrupt::{InterruptHandle, Interrupts};
 use crate::subprocess::{Limits, Subprocess};
 use crate::{Error, ExecutionResult};
 
@@ -177,6 +180,7 @@ impl SessionBuilder {
             config: self.config,
             calls: FifoLock::default(),
             running: Mutex::new(None),
+            interrupts: Arc::default(),
         };
         session.start()?;
         Ok(session)
@@ -192,6 +196,7 @@ pub struct Session {
     config: Config,
     calls: FifoLock,
     running: Mutex<Option<Arc<Running>>>,
+    interrupts: Arc<Interrupts>,
 }
 
 impl std::fmt::Debug for Session {
@@ -256,7 +261,9 @@ impl Session {
     ) -> Result<ExecutionResult, Error> {
         let _turn = self.calls.lock();
         let backend = self.current()?;
-        let result = backend.execute(code, timeout);
+        let run = self.interrupts.begin();
+        let result = backend.execute(code, timeout, &run.rx);
+        drop(run);
         if !backend.is_running() {
             self.slot().take();
         }
@@ -285,6 +292,11 @@ impl Session {
         Ok(())
     }
 
+    /// A handle that interrupts whatever this session is running, from any thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle::new(self.interrupts.clone())
+    }
+
     /// True between a successful start and a stop (or a failure that stopped the
     /// session, such as startup code that raised).
     pub fn is_running(&self) -> bool {
@@ -299,10 +311,15 @@ enum Running {
 }
 
 impl Running {
-    fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
+    fn execute(
+        &self,
+        code: &str,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
         match self {
-            Running::Embedded(b) => b.execute(code, timeout),
-            Running::Subprocess(b) => b.execute(code, timeout),
+            Running::Embedded(b) => b.execute(code, timeout, interrupts),
+            Running::Subprocess(b) => b.execute(code, timeout, interrupts),
         }
     }
 

@@ -15,6 +15,7 @@ use pyo3::types::{PyString, PyType};
 
 use super::cwd::CwdTurn;
 use super::interp::CELL_FILE_PREFIX;
+use crate::interrupt::StopReason;
 
 /// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
 /// Abandoned.
@@ -82,8 +83,9 @@ impl Ticket {
 pub(crate) struct ControlShared {
     /// The run in progress; 0 when none.
     current: AtomicU64,
-    /// The run asked to stop.
+    /// The run asked to stop, and why (a `StopReason` as u8).
     stopping: AtomicU64,
+    stop_reason: AtomicU8,
     /// The run whose stop has arrived and been caught by the runtime.
     settled: AtomicU64,
     /// The run whose stop was ignored long enough to trace its lines.
@@ -106,7 +108,8 @@ impl ControlShared {
 
     /// Asks the current run (if it is `run`) to stop: wakes its interruptible waits and
     /// makes them, and the stop tracer, raise.
-    pub(crate) fn request_stop(&self, run: u64) {
+    pub(crate) fn request_stop(&self, run: u64, reason: StopReason) {
+        self.stop_reason.store(reason as u8, Ordering::Release);
         self.stopping.store(run, Ordering::Release);
         let _guard = self.wake.lock().unwrap_or_else(|p| p.into_inner());
         self.cv.notify_all();
@@ -118,6 +121,15 @@ impl ControlShared {
         current != 0
             && self.stopping.load(Ordering::Acquire) == current
             && self.settled.load(Ordering::Acquire) != current
+    }
+
+    /// Why the last stop was asked for.
+    pub(crate) fn stop_reason(&self) -> StopReason {
+        if self.stop_reason.load(Ordering::Acquire) == StopReason::Interrupt as u8 {
+            StopReason::Interrupt
+        } else {
+            StopReason::Timeout
+        }
     }
 
     /// True once the current run has been asked to stop (whether or not it arrived).

@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, RecvTimeoutError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
 use self::control::{Phase, Ticket};
 use self::interp::Runtime;
 use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
 use crate::capture::CaptureShared;
+use crate::interrupt::StopReason;
 use crate::result::{ExecutionResult, PythonError, Status};
 use crate::session::{human, resolve_working_directory, Config};
 use crate::Error;
@@ -80,7 +81,12 @@ impl Embedded {
         Ok(session)
     }
 
-    pub(crate) fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
+    pub(crate) fn execute(
+        &self,
+        code: &str,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
         if self.startup_pending.swap(false, Ordering::AcqRel) {
             let mut r = self.run(Job::Startup, timeout)?;
@@ -98,9 +104,10 @@ impl Embedded {
                 return Ok(r);
             }
         }
-        let mut r = self.run(
+        let mut r = self.run_interruptible(
             Job::Execute(code.to_owned()),
             timeout.saturating_sub(begun.elapsed()),
+            interrupts,
         )?;
         r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
         Ok(r)
@@ -136,6 +143,17 @@ impl Embedded {
     /// Sends a job and waits for it: until the deadline, then (if the code is running)
     /// a grace period while it is stopped, then no longer: the worker is abandoned.
     fn run(&self, job: Job, timeout: Duration) -> Result<ExecutionResult, Error> {
+        self.run_interruptible(job, timeout, &crossbeam_channel::never())
+    }
+
+    /// Like [`run`](Self::run); a message on `interrupts` stops the code as a timeout
+    /// would, with status `Interrupted`.
+    fn run_interruptible(
+        &self,
+        job: Job,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
         let is_execute = matches!(job, Job::Execute(_));
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
@@ -158,44 +176,43 @@ impl Embedded {
             (worker.thread.clone(), worker.control.clone())
         };
         let deadline = begun.checked_add(timeout);
-        let first = match deadline {
-            Some(d) => spin_recv(&replies).map_or_else(|| replies.recv_deadline(d), Ok),
-            None => replies.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        let first = match spin_recv(&replies) {
+            Some(r) => Ok(Ok(r)),
+            None => wait(&replies, interrupts, deadline),
         };
-        let mut result = match first {
-            Ok(r) => r,
+        let reason = match first {
+            Ok(Ok(mut r)) => {
+                r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+                return Ok(r);
+            }
+            Ok(Err(())) => StopReason::Interrupt,
             Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
-            Err(RecvTimeoutError::Timeout) => {
-                if ticket.advance(Phase::Pending, Phase::Cancelled) {
-                    if !is_execute {
-                        return Err(Error::Busy(format!(
-                            "the startup code did not start within its {} timeout: the \
-                             interpreter (or the process's working directory) was held by code \
-                             in another session; nothing ran",
-                            human(timeout)
-                        )));
-                    }
-                    not_started(timeout)
-                } else {
-                    control.request_stop(run);
-                    watchdog::stop(thread, control, ticket.clone());
-                    let last = Instant::now().checked_add(self.grace);
-                    let second = match last {
-                        Some(last) => replies.recv_deadline(last),
-                        None => replies.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                    };
-                    match second {
-                        Ok(r) => r,
-                        Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
-                        Err(RecvTimeoutError::Timeout) => {
-                            if ticket.advance(Phase::Running, Phase::Abandoned) {
-                                ticket.release();
-                                self.abandon(timeout, is_execute)
-                            } else {
-                                // Finishing: the reply is being built right now.
-                                replies.recv().map_err(|_| worker_gone())?
-                            }
-                        }
+            Err(RecvTimeoutError::Timeout) => StopReason::Timeout,
+        };
+        let mut result = if ticket.advance(Phase::Pending, Phase::Cancelled) {
+            if !is_execute {
+                return Err(Error::Busy(format!(
+                    "the startup code did not start within its {} timeout: the interpreter (or \
+                     the process's working directory) was held by code in another session; \
+                     nothing ran",
+                    human(timeout)
+                )));
+            }
+            not_started(timeout, reason)
+        } else {
+            control.request_stop(run, reason);
+            watchdog::stop(thread, control, ticket.clone());
+            let last = Instant::now().checked_add(self.grace);
+            match wait(&replies, &crossbeam_channel::never(), last) {
+                Ok(Ok(r)) => r,
+                Ok(Err(())) | Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
+                Err(RecvTimeoutError::Timeout) => {
+                    if ticket.advance(Phase::Running, Phase::Abandoned) {
+                        ticket.release();
+                        self.abandon(timeout, is_execute, reason)
+                    } else {
+                        // Finishing: the reply is being built right now.
+                        replies.recv().map_err(|_| worker_gone())?
                     }
                 }
             }
@@ -208,7 +225,7 @@ impl Embedded {
     /// a fresh worker takes its place (running the startup code); after startup code,
     /// which would only block again, the session is left stopped. The old thread ends
     /// by itself once its code returns to Python.
-    fn abandon(&self, timeout: Duration, respawn: bool) -> ExecutionResult {
+    fn abandon(&self, timeout: Duration, respawn: bool, reason: StopReason) -> ExecutionResult {
         let output = self.capture.end_run(respawn);
         let replacement = if respawn {
             Worker::spawn(self.rt, self.cfg.clone(), self.capture.clone()).ok()
@@ -238,11 +255,14 @@ impl Embedded {
         r.error = Some(PythonError {
             type_name: "SessionRestarted".into(),
             message: format!(
-                "{what} ran past its {} timeout and did not stop within the {} grace period: \
-                 it is blocked where it cannot be interrupted (inside C code, such as a long \
-                 computation in an extension or a wait on a lock or socket); {outcome}. If \
-                 that code holds the interpreter lock, every session waits until it returns.",
-                human(timeout),
+                "{what} {} and did not stop within the {} grace period: it is blocked where \
+                 it cannot be interrupted (inside C code, such as a long computation in an \
+                 extension or a wait on a lock or socket); {outcome}. If that code holds the \
+                 interpreter lock, every session waits until it returns.",
+                match reason {
+                    StopReason::Timeout => format!("ran past its {} timeout", human(timeout)),
+                    StopReason::Interrupt => "was interrupted".to_string(),
+                },
                 human(self.grace)
             ),
             traceback: String::new(),
@@ -284,16 +304,32 @@ fn worker_gone() -> Error {
     Error::Interpreter("the session's thread ended unexpectedly".into())
 }
 
-fn not_started(timeout: Duration) -> ExecutionResult {
-    let mut r = ExecutionResult::empty(Status::Timeout);
-    r.error = Some(PythonError {
-        type_name: "TimeoutError".into(),
-        message: format!(
-            "the code did not start within its {} timeout: the interpreter (or the process's \
-             working directory) was held by code in another session. Nothing ran; the \
-             session's state is kept.",
-            human(timeout)
+fn not_started(timeout: Duration, reason: StopReason) -> ExecutionResult {
+    let (status, message) = match reason {
+        StopReason::Timeout => (
+            Status::Timeout,
+            format!(
+                "the code did not start within its {} timeout: the interpreter (or the \
+                 process's working directory) was held by code in another session. Nothing \
+                 ran; the session's state is kept.",
+                human(timeout)
+            ),
         ),
+        StopReason::Interrupt => (
+            Status::Interrupted,
+            "the code was interrupted before it started (the interpreter or the process's \
+             working directory was held by code in another session). Nothing ran; the \
+             session's state is kept."
+                .to_string(),
+        ),
+    };
+    let mut r = ExecutionResult::empty(status);
+    r.error = Some(PythonError {
+        type_name: match reason {
+            StopReason::Timeout => "TimeoutError".into(),
+            StopReason::Interrupt => "Interrupted".into(),
+        },
+        message,
         traceback: String::new(),
     });
     r
@@ -312,5 +348,26 @@ fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
                 traceback: String::new(),
             }
         }))),
+    }
+}
+
+/// Waits for a reply until `deadline`; `Ok(Err(()))` when an interrupt came first.
+fn wait(
+    replies: &Receiver<ExecutionResult>,
+    interrupts: &Receiver<()>,
+    deadline: Option<Instant>,
+) -> Result<Result<ExecutionResult, ()>, RecvTimeoutError> {
+    let timeout = match deadline {
+        Some(d) => d.saturating_duration_since(Instant::now()),
+        None => Duration::MAX,
+    };
+    crossbeam_channel::select! {
+        recv(replies) -> r => r.map(Ok).map_err(|_| RecvTimeoutError::Disconnected),
+        recv(interrupts) -> i => match i {
+            Ok(()) => Ok(Err(())),
+            // The handle side is gone: nobody can interrupt any more; keep waiting.
+            Err(_) => wait(replies, &crossbeam_channel::never(), deadline),
+        },
+        default(timeout) => Err(RecvTimeoutError::Timeout),
     }
 }

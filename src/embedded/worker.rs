@@ -19,7 +19,7 @@ use super::ffi;
 use super::interp::Runtime;
 use super::watchdog::WorkerThread;
 use crate::capture::{bound_text, CaptureShared};
-use crate::result::{timeout_error, ExecutionResult, PythonError, Status};
+use crate::result::{stopped_error, ExecutionResult, PythonError, Status};
 
 /// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
 /// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no
@@ -372,8 +372,9 @@ impl Context {
 
     /// The result of code stopped at its deadline; `stack` is where it was.
     fn stopped(&self, mut r: ExecutionResult, req: &Request, stack: String) -> ExecutionResult {
-        r.status = Status::Timeout;
-        r.error = Some(timeout_error(req.timeout, &stack));
+        let (status, error) = stopped_error(self.control.stop_reason(), req.timeout, &stack);
+        r.status = status;
+        r.error = Some(error);
         r
     }
 }

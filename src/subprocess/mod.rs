@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use self::child::{ChildConfig, ChildProcess, Event, KillSwitch, Reply};
 pub(crate) use self::sys::Limits;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
-use crate::result::{timeout_error, ExecutionResult, PythonError, Status};
+use crate::interrupt::StopReason;
+use crate::result::{stopped_error, timeout_error, ExecutionResult, PythonError, Status};
 use crate::session::{human, resolve_working_directory, Config};
 use crate::Error;
 
@@ -28,9 +29,10 @@ const REPEAT_INTERRUPT: Duration = Duration::from_millis(50);
 
 /// What one request to a child came to.
 enum Exchange {
-    Reply(Reply, RunOutput),
+    /// A reply, and why a stop was asked for (if one was).
+    Reply(Reply, RunOutput, StopReason),
     /// The code did not stop within the grace period: the child was killed.
-    Stuck(RunOutput, String),
+    Stuck(RunOutput, String, StopReason),
     /// The child died; how it ended.
     Died(RunOutput, String),
     /// The child broke the protocol; it was killed.
@@ -73,12 +75,13 @@ impl Recipe {
             self.timeout,
             self.grace,
             false,
+            &crossbeam_channel::never(),
         ) {
-            Exchange::Reply(r, _) if r.status == "ok" => Ok(child),
-            Exchange::Reply(r, _) if r.status == "stopped" => {
+            Exchange::Reply(r, _, _) if r.status == "ok" => Ok(child),
+            Exchange::Reply(r, _, _) if r.status == "stopped" => {
                 Err(Error::Startup(timeout_error(self.timeout, "")))
             }
-            Exchange::Reply(r, _) => Err(Error::Startup(python_error(r.error))),
+            Exchange::Reply(r, _, _) => Err(Error::Startup(python_error(r.error))),
             Exchange::Stuck(..) => Err(Error::Busy(format!(
                 "the startup code ran past its {} timeout and did not stop within the {} grace \
                  period; its process was killed",
@@ -119,6 +122,7 @@ fn exchange(
     timeout: Duration,
     grace: Duration,
     with_background: bool,
+    interrupts: &Receiver<()>,
 ) -> Exchange {
     let begun = Instant::now();
     capture.begin_run(id);
@@ -131,7 +135,7 @@ fn exchange(
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             let how = child.kill();
-            return Exchange::Stuck(end(capture), how);
+            return Exchange::Stuck(end(capture), how, StopReason::Timeout);
         }
         Err(_) => {
             let how = child.kill();
@@ -139,17 +143,34 @@ fn exchange(
         }
     }
     let mut stopping_until: Option<Option<Instant>> = None;
+    let mut reason = StopReason::Timeout;
     let mut wait_until = begun.checked_add(timeout);
+    let never = crossbeam_channel::never();
     loop {
-        let next = match wait_until {
-            Some(t) => child.events.recv_deadline(t),
-            None => child
-                .events
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
+        let left = wait_until.map_or(Duration::MAX, |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        // Once stopping, a further interrupt changes nothing.
+        let watch = if stopping_until.is_some() {
+            &never
+        } else {
+            interrupts
+        };
+        let next = crossbeam_channel::select! {
+            recv(child.events) -> e => e.map_err(|_| RecvTimeoutError::Disconnected),
+            recv(watch) -> i => {
+                if i.is_ok() {
+                    reason = StopReason::Interrupt;
+                    Err(RecvTimeoutError::Timeout)
+                } else {
+                    // The handle side is gone; wait on as before.
+                    continue;
+                }
+            },
+            default(left) => Err(RecvTimeoutError::Timeout),
         };
         match next {
-            Ok(Event::Reply(r)) if r.id == id => return Exchange::Reply(r, end(capture)),
+            Ok(Event::Reply(r)) if r.id == id => return Exchange::Reply(r, end(capture), reason),
             Ok(Event::Reply(_)) => {}
             Ok(Event::Broken(what)) => {
                 child.kill();
@@ -169,7 +190,7 @@ fn exchange(
                 let last = *stopping_until.get_or_insert_with(|| now.checked_add(grace));
                 if last.is_some_and(|last| now >= last) {
                     let how = child.kill();
-                    return Exchange::Stuck(end(capture), how);
+                    return Exchange::Stuck(end(capture), how, reason);
                 }
                 child.interrupt();
                 let again = now + REPEAT_INTERRUPT;
@@ -273,7 +294,12 @@ impl Subprocess {
         Ok(child)
     }
 
-    pub(crate) fn execute(&self, code: &str, timeout: Duration) -> Result<ExecutionResult, Error> {
+    pub(crate) fn execute(
+        &self,
+        code: &str,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
         let mut slot = self.lock_child();
         if !self.running.load(Ordering::Acquire) {
@@ -312,18 +338,23 @@ impl Subprocess {
             left,
             self.recipe.grace,
             true,
+            interrupts,
         );
         let mut r = match exchanged {
-            Exchange::Reply(reply, out) => self.result(reply, out, timeout),
-            Exchange::Stuck(out, how) => {
+            Exchange::Reply(reply, out, reason) => self.result(reply, out, timeout, reason),
+            Exchange::Stuck(out, how, reason) => {
                 *slot = None;
                 restarted(
                     out,
                     format!(
-                        "the code ran past its {} timeout and did not stop within the {} grace \
-                         period after SIGINT (it is probably blocked inside C code), so its \
-                         process group was killed ({how})",
-                        human(timeout),
+                        "the code {} and did not stop within the {} grace period after SIGINT \
+                         (it is probably blocked inside C code), so its process group was \
+                         killed ({how})",
+                        match reason {
+                            StopReason::Timeout =>
+                                format!("ran past its {} timeout", human(timeout)),
+                            StopReason::Interrupt => "was interrupted".to_string(),
+                        },
                         human(self.recipe.grace)
                     ),
                 )
@@ -347,14 +378,21 @@ impl Subprocess {
         Ok(r)
     }
 
-    fn result(&self, reply: Reply, out: RunOutput, timeout: Duration) -> ExecutionResult {
+    fn result(
+        &self,
+        reply: Reply,
+        out: RunOutput,
+        timeout: Duration,
+        reason: StopReason,
+    ) -> ExecutionResult {
         let mut r = ExecutionResult::empty(Status::Ok);
         match reply.status.as_str() {
             "ok" => r.value = reply.value.map(|v| bound_text(v, self.output_limit)),
             "stopped" => {
-                r.status = Status::Timeout;
                 let stack = reply.error.map(|e| e.2).unwrap_or_default();
-                r.error = Some(timeout_error(timeout, &stack));
+                let (status, error) = stopped_error(reason, timeout, &stack);
+                r.status = status;
+                r.error = Some(error);
             }
             _ => {
                 r.status = Status::Error;
