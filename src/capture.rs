@@ -5,7 +5,12 @@
 //! most `limit` bytes in all and counts what fell between, so a flood costs a fixed
 //! amount of memory however long it runs.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_channel::Sender;
+
+use crate::stream::Event;
 
 /// One stream's text, bounded to a head and a tail.
 #[derive(Debug)]
@@ -42,7 +47,16 @@ impl Bounded {
 
     /// Appends bytes decoded as UTF-8, invalid sequences replaced by U+FFFD; a sequence
     /// split across two writes is joined.
+    #[cfg(test)]
     pub(crate) fn push_bytes(&mut self, data: &[u8]) {
+        let text = self.decode(data);
+        self.append(&text);
+    }
+
+    /// Decodes `data` after what an earlier write left unfinished, keeping an
+    /// unfinished sequence at its end for the next write.
+    fn decode(&mut self, data: &[u8]) -> String {
+        let mut out = String::new();
         let joined;
         let mut rest: &[u8] = if self.pending.is_empty() {
             data
@@ -55,21 +69,21 @@ impl Bounded {
         loop {
             match std::str::from_utf8(rest) {
                 Ok(valid) => {
-                    self.append(valid);
-                    return;
+                    out.push_str(valid);
+                    return out;
                 }
                 Err(e) => {
                     let (valid, after) = rest.split_at(e.valid_up_to());
                     // from_utf8 just checked this prefix.
-                    self.append(std::str::from_utf8(valid).unwrap_or_default());
+                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
                     match e.error_len() {
                         Some(n) => {
-                            self.append("\u{FFFD}");
+                            out.push('\u{FFFD}');
                             rest = &after[n..];
                         }
                         None => {
                             self.pending = after.to_vec();
-                            return;
+                            return out;
                         }
                     }
                 }
@@ -206,6 +220,15 @@ struct CaptureState {
     /// Output of threads that are not the current run's: written between runs, or by
     /// threads that earlier runs started, or by abandoned code.
     background: Streams,
+    /// Where the current run's output also goes as it is written (streaming).
+    tap: Option<Sender<Event>>,
+}
+
+/// What a stream was given.
+pub(crate) enum Written<'a> {
+    Text(&'a str),
+    /// Decoded as UTF-8, invalid sequences replaced.
+    Bytes(&'a [u8]),
 }
 
 /// A session's output, shared by every incarnation of its worker.
@@ -223,6 +246,7 @@ impl CaptureShared {
                 run_id: 0,
                 run: None,
                 background: Streams::new(limit),
+                tap: None,
             }),
         })
     }
@@ -232,22 +256,53 @@ impl CaptureShared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Stores a write made on behalf of run `run`: in that run's output while it is the
-    /// current run, in the background otherwise.
-    pub(crate) fn with_stream(&self, stream: u8, run: u64, f: impl FnOnce(&mut Bounded)) {
+    /// Stores a write made on behalf of run `run`: in that run's output (and its tap)
+    /// while it is the current run, in the background otherwise.
+    pub(crate) fn write(&self, stream: u8, run: u64, written: Written<'_>) {
         let mut state = self.lock();
-        let state = &mut *state;
-        let streams = match state.run.as_mut() {
-            Some(current) if run != 0 && run == state.run_id => current,
-            _ => &mut state.background,
+        let CaptureState {
+            run_id,
+            run: current,
+            background,
+            tap,
+        } = &mut *state;
+        let (streams, is_current) = match current.as_mut() {
+            Some(current) if run != 0 && run == *run_id => (current, true),
+            _ => (background, false),
         };
-        f(streams.get(stream));
+        let b = streams.get(stream);
+        let text = match written {
+            Written::Text(s) => {
+                b.push_str(s);
+                Cow::Borrowed(s)
+            }
+            Written::Bytes(data) => {
+                let s = b.decode(data);
+                b.append(&s);
+                Cow::Owned(s)
+            }
+        };
+        if let (true, Some(tap)) = (is_current, tap.as_ref()) {
+            if !text.is_empty() {
+                let text = text.into_owned();
+                let _ = tap.send(if stream == 2 {
+                    Event::Stderr(text)
+                } else {
+                    Event::Stdout(text)
+                });
+            }
+        }
     }
 
-    /// Stores bytes written on behalf of run `run`: the run's own output while it is the
-    /// current run, background output otherwise.
+    /// [`write`](Self::write) of bytes.
     pub(crate) fn write_bytes(&self, stream: u8, run: u64, data: &[u8]) {
-        self.with_stream(stream, run, |b| b.push_bytes(data));
+        self.write(stream, run, Written::Bytes(data));
+    }
+
+    /// Sends the output of the runs that begin from now on to `tap` as well, as it is
+    /// written; `None` stops that.
+    pub(crate) fn set_tap(&self, tap: Option<Sender<Event>>) {
+        self.lock().tap = tap;
     }
 
     /// Starts collecting the output of run `run`.
@@ -274,6 +329,34 @@ impl CaptureShared {
             stdout,
             stderr,
             background,
+        }
+    }
+}
+
+/// Streams a session's output while one call runs: sets the capture's tap, and clears
+/// it when dropped.
+pub(crate) struct TapGuard<'a> {
+    capture: Option<&'a CaptureShared>,
+}
+
+impl<'a> TapGuard<'a> {
+    pub(crate) fn set(capture: &'a CaptureShared, tap: Option<Sender<Event>>) -> Self {
+        match tap {
+            Some(tap) => {
+                capture.set_tap(Some(tap));
+                TapGuard {
+                    capture: Some(capture),
+                }
+            }
+            None => TapGuard { capture: None },
+        }
+    }
+}
+
+impl Drop for TapGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(capture) = self.capture {
+            capture.set_tap(None);
         }
     }
 }
@@ -349,10 +432,10 @@ mod tests {
     #[test]
     fn writes_of_other_runs_go_to_background() {
         let c = CaptureShared::new(100);
-        c.with_stream(1, 0, |b| b.push_str("between "));
+        c.write(1, 0, Written::Text("between "));
         c.begin_run(7);
-        c.with_stream(1, 7, |b| b.push_str("mine"));
-        c.with_stream(1, 6, |b| b.push_str("older"));
+        c.write(1, 7, Written::Text("mine"));
+        c.write(1, 6, Written::Text("older"));
         let out = c.end_run(true);
         assert_eq!(out.stdout.0, "mine");
         assert_eq!(
@@ -360,7 +443,7 @@ mod tests {
             Some("between older")
         );
         c.begin_run(8);
-        c.with_stream(2, 8, |b| b.push_str("startup"));
+        c.write(2, 8, Written::Text("startup"));
         assert!(c.end_run(false).background.is_none());
     }
 }

@@ -23,10 +23,23 @@ impl FifoLock {
     }
 
     pub(crate) fn lock(&self) -> FifoGuard<'_> {
+        let place = self.enqueue();
+        self.wait_for(place)
+    }
+
+    /// Takes a place in the queue now, to wait for it later (possibly on another
+    /// thread). Every place taken must be waited for, or the queue stops.
+    pub(crate) fn enqueue(&self) -> u64 {
         let mut q = self.queue();
         let mine = q.next;
         q.next += 1;
-        while q.serving != mine {
+        mine
+    }
+
+    /// Waits until `place` (from [`enqueue`](Self::enqueue)) is served.
+    pub(crate) fn wait_for(&self, place: u64) -> FifoGuard<'_> {
+        let mut q = self.queue();
+        while q.serving != place {
             q = self.turn.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         FifoGuard(self)

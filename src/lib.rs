@@ -232,12 +232,14 @@ mod fifo;
 mod interrupt;
 mod result;
 mod session;
+mod stream;
 mod subprocess;
 
 pub use error::{Error, Result};
 pub use interrupt::InterruptHandle;
 pub use result::{ExecutionResult, PythonError, Status};
 pub use session::{Backend, Session, SessionBuilder};
+pub use stream::{Event, Execution};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

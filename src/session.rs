@@ -4,12 +4,14 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use std::time::Duration;
 
+use crate::capture::{CaptureShared, TapGuard};
 use crate::embedded::Embedded;
 use crate::fifo::FifoLock;
 use crate::interrupt::{InterruptHandle, Interrupts};
+use crate::stream::{Event, Execution};
 use crate::subprocess::{Limits, Subprocess};
 use crate::{Error, ExecutionResult};
 
@@ -177,10 +179,12 @@ impl SessionBuilder {
     /// session's thread, then its startup code.
     pub fn start(self) -> Result<Session, Error> {
         let session = Session {
-            config: self.config,
-            calls: FifoLock::default(),
-            running: Mutex::new(None),
-            interrupts: Arc::default(),
+            inner: Arc::new(Inner {
+                config: self.config,
+                calls: FifoLock::default(),
+                running: Mutex::new(None),
+                interrupts: Arc::default(),
+            }),
         };
         session.start()?;
         Ok(session)
@@ -193,17 +197,14 @@ impl SessionBuilder {
 /// `Session` is `Send + Sync` and its methods take `&self`. Calls from several threads
 /// run one after another, in the order they were made. Dropping a session stops it.
 pub struct Session {
-    config: Config,
-    calls: FifoLock,
-    running: Mutex<Option<Arc<Running>>>,
-    interrupts: Arc<Interrupts>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("running", &self.is_running())
-            .field("backend", &self.config.backend)
+            .field("backend", &self.inner.config.backend)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +220,94 @@ impl Session {
         Session::builder().start()
     }
 
+    /// Starts a stopped session again, with fresh state and the startup code run.
+    /// Fails with [`Error::AlreadyRunning`] if it runs.
+    pub fn start(&self) -> Result<(), Error> {
+        self.inner.start()
+    }
+
+    /// Runs `code` with the session's default timeout.
+    ///
+    /// `Err` only when the call itself cannot be made (the session is not running);
+    /// whatever the code does, including raising, is in the [`ExecutionResult`].
+    pub fn execute(&self, code: &str) -> Result<ExecutionResult, Error> {
+        self.inner
+            .execute_with_timeout(code, self.inner.config.timeout, None)
+    }
+
+    /// Runs `code`, stopping it after `timeout` (status
+    /// [`Timeout`](crate::Status::Timeout), state kept). Code that will not stop is
+    /// given the grace period, then abandoned and the session restarted (status
+    /// [`Restarted`](crate::Status::Restarted)).
+    pub fn execute_with_timeout(
+        &self,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<ExecutionResult, Error> {
+        self.inner.execute_with_timeout(code, timeout, None)
+    }
+
+    /// Starts running `code` (with the session's default timeout) and returns at once.
+    /// The [`Execution`] yields the output while the code runs, then the result; see
+    /// [`Event`]. Calls made meanwhile wait their turn, as with [`execute`](Self::execute).
+    pub fn submit(&self, code: &str) -> Result<Execution, Error> {
+        self.submit_with_timeout(code, self.inner.config.timeout)
+    }
+
+    /// [`submit`](Self::submit) with a timeout of its own.
+    pub fn submit_with_timeout(&self, code: &str, timeout: Duration) -> Result<Execution, Error> {
+        if !self.is_running() {
+            return Err(Error::NotRunning);
+        }
+        Execution::start(
+            self.inner.clone(),
+            code.to_owned(),
+            timeout,
+            self.interrupt_handle(),
+        )
+    }
+
+    /// Fresh state: a new namespace, the startup code run again. If the startup code
+    /// raises or cannot finish, the session is stopped and the error returned.
+    pub fn restart(&self) -> Result<(), Error> {
+        self.inner.restart()
+    }
+
+    /// Stops the session and its thread. Fails with [`Error::NotRunning`] if it is not
+    /// running. Waits for a call in progress on another thread to finish, then at most
+    /// the grace period for the thread to end.
+    pub fn stop(&self) -> Result<(), Error> {
+        self.inner.stop()
+    }
+
+    /// A handle that interrupts whatever this session is running, from any thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle::new(self.inner.interrupts.clone())
+    }
+
+    /// True between a successful start and a stop (or a failure that stopped the
+    /// session, such as startup code that raised).
+    pub fn is_running(&self) -> bool {
+        self.inner.is_running()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Executions still running hold the inner state; the session ends now all the
+        // same (after the call in progress, as `stop` does).
+        let _ = self.inner.stop();
+    }
+}
+
+pub(crate) struct Inner {
+    config: Config,
+    calls: FifoLock,
+    running: Mutex<Option<Arc<Running>>>,
+    interrupts: Arc<Interrupts>,
+}
+
+impl Inner {
     fn slot(&self) -> MutexGuard<'_, Option<Arc<Running>>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -229,7 +318,7 @@ impl Session {
 
     /// Starts a stopped session again, with fresh state and the startup code run.
     /// Fails with [`Error::AlreadyRunning`] if it runs.
-    pub fn start(&self) -> Result<(), Error> {
+    fn start(&self) -> Result<(), Error> {
         let _turn = self.calls.lock();
         if self.slot().is_some() {
             return Err(Error::AlreadyRunning);
@@ -242,26 +331,39 @@ impl Session {
         Ok(())
     }
 
-    /// Runs `code` with the session's default timeout.
-    ///
-    /// `Err` only when the call itself cannot be made (the session is not running);
-    /// whatever the code does, including raising, is in the [`ExecutionResult`].
-    pub fn execute(&self, code: &str) -> Result<ExecutionResult, Error> {
-        self.execute_with_timeout(code, self.config.timeout)
-    }
-
-    /// Runs `code`, stopping it after `timeout` (status
-    /// [`Timeout`](crate::Status::Timeout), state kept). Code that will not stop is
-    /// given the grace period, then abandoned and the session restarted (status
-    /// [`Restarted`](crate::Status::Restarted)).
-    pub fn execute_with_timeout(
+    /// Runs `code` in its turn among the session's calls; `tap` receives its output as
+    /// it is written.
+    fn execute_with_timeout(
         &self,
         code: &str,
         timeout: Duration,
+        tap: Option<Sender<Event>>,
     ) -> Result<ExecutionResult, Error> {
-        let _turn = self.calls.lock();
+        self.execute_in_turn(self.calls.enqueue(), code, timeout, tap)
+    }
+
+    /// Takes a place in the queue of calls, for [`execute_in_turn`](Self::execute_in_turn).
+    pub(crate) fn enqueue(&self) -> u64 {
+        self.calls.enqueue()
+    }
+
+    /// Waits for `place` in the queue of calls and gives it up at once.
+    pub(crate) fn wait_for_place(&self, place: u64) {
+        drop(self.calls.wait_for(place));
+    }
+
+    /// Runs `code` when `place` in the queue of calls comes up.
+    pub(crate) fn execute_in_turn(
+        &self,
+        place: u64,
+        code: &str,
+        timeout: Duration,
+        tap: Option<Sender<Event>>,
+    ) -> Result<ExecutionResult, Error> {
+        let _turn = self.calls.wait_for(place);
         let backend = self.current()?;
         let run = self.interrupts.begin();
+        let _tap = TapGuard::set(backend.capture(), tap);
         let result = backend.execute(code, timeout, &run.rx);
         drop(run);
         if !backend.is_running() {
@@ -272,7 +374,7 @@ impl Session {
 
     /// Fresh state: a new namespace, the startup code run again. If the startup code
     /// raises or cannot finish, the session is stopped and the error returned.
-    pub fn restart(&self) -> Result<(), Error> {
+    fn restart(&self) -> Result<(), Error> {
         let _turn = self.calls.lock();
         let backend = self.current()?;
         let outcome = backend.restart(self.config.timeout);
@@ -285,21 +387,16 @@ impl Session {
     /// Stops the session and its thread. Fails with [`Error::NotRunning`] if it is not
     /// running. Waits for a call in progress on another thread to finish, then at most
     /// the grace period for the thread to end.
-    pub fn stop(&self) -> Result<(), Error> {
+    fn stop(&self) -> Result<(), Error> {
         let _turn = self.calls.lock();
         let backend = self.slot().take().ok_or(Error::NotRunning)?;
         backend.stop();
         Ok(())
     }
 
-    /// A handle that interrupts whatever this session is running, from any thread.
-    pub fn interrupt_handle(&self) -> InterruptHandle {
-        InterruptHandle::new(self.interrupts.clone())
-    }
-
     /// True between a successful start and a stop (or a failure that stopped the
     /// session, such as startup code that raised).
-    pub fn is_running(&self) -> bool {
+    fn is_running(&self) -> bool {
         self.slot().as_ref().is_some_and(|b| b.is_running())
     }
 }
@@ -334,6 +431,13 @@ impl Running {
         match self {
             Running::Embedded(b) => b.stop(),
             Running::Subprocess(b) => b.stop(),
+        }
+    }
+
+    fn capture(&self) -> &Arc<CaptureShared> {
+        match self {
+            Running::Embedded(b) => b.capture(),
+            Running::Subprocess(b) => b.capture(),
         }
     }
 

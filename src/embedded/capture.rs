@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::control::ControlShared;
-use crate::capture::CaptureShared;
+use crate::capture::{CaptureShared, Written};
 
 /// The Python face of [`CaptureShared`] for one worker: what `sys.stdout.write` calls.
 #[pyclass(frozen, module = "pysession")]
@@ -27,12 +27,12 @@ impl Capture {
         let run = run.unwrap_or_else(|| self.control.current());
         // Lone surrogates cannot be UTF-8; they arrive as replacement characters.
         let text = text.to_string_lossy();
-        self.shared.with_stream(stream, run, |b| b.push_str(&text));
+        self.shared.write(stream, run, Written::Text(&text));
     }
 
     #[pyo3(signature = (stream, data, run=None))]
     fn write_bytes(&self, stream: u8, data: &[u8], run: Option<u64>) {
         let run = run.unwrap_or_else(|| self.control.current());
-        self.shared.with_stream(stream, run, |b| b.push_bytes(data));
+        self.shared.write_bytes(stream, run, data);
     }
 }

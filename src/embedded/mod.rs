@@ -113,6 +113,11 @@ impl Embedded {
         Ok(r)
     }
 
+    /// Where the session's output is collected.
+    pub(crate) fn capture(&self) -> &Arc<CaptureShared> {
+        &self.capture
+    }
+
     /// False once the worker is gone for good (stopped, or given up on during startup).
     pub(crate) fn is_running(&self) -> bool {
         self.lock_worker().is_some()

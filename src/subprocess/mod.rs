@@ -450,6 +450,11 @@ impl Subprocess {
         self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
+    /// Where the session's output is collected.
+    pub(crate) fn capture(&self) -> &Arc<CaptureShared> {
+        &self.capture
+    }
+
     pub(crate) fn is_running(&self) -> bool {
         self.running.load(Ordering::Acquire)
     }
