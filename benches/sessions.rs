@@ -117,5 +117,44 @@ fn lifecycle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, execute, lifecycle);
+fn asynchronous(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("async");
+    for (name, backend) in BACKENDS {
+        let session = start(backend);
+        group.bench_function(format!("execute_async [x = 1] {name}"), |b| {
+            b.iter(|| {
+                rt.block_on(session.execute_async("x = 1"))
+                    .expect("execute")
+            })
+        });
+    }
+    // Throughput: 100 embedded sessions, one execute_async each, all at once.
+    let sessions: Vec<_> = (0..100)
+        .map(|_| std::sync::Arc::new(start(Backend::Embedded)))
+        .collect();
+    group.bench_function(
+        "concurrent [100 sessions, one execute_async each] embedded",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for s in &sessions {
+                        let s = s.clone();
+                        tasks.spawn(async move { s.execute_async("x = 1").await });
+                    }
+                    while let Some(r) = tasks.join_next().await {
+                        r.expect("task").expect("execute");
+                    }
+                })
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, execute, lifecycle, asynchronous);
 criterion_main!(benches);

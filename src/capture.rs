@@ -8,9 +8,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_channel::Sender;
-
-use crate::stream::Event;
+use crate::stream::{Event, EventSender};
 
 /// One stream's text, bounded to a head and a tail.
 #[derive(Debug)]
@@ -221,7 +219,7 @@ struct CaptureState {
     /// threads that earlier runs started, or by abandoned code.
     background: Streams,
     /// Where the current run's output also goes as it is written (streaming).
-    tap: Option<Sender<Event>>,
+    tap: Option<EventSender>,
 }
 
 /// What a stream was given.
@@ -285,7 +283,7 @@ impl CaptureShared {
         if let (true, Some(tap)) = (is_current, tap.as_ref()) {
             if !text.is_empty() {
                 let text = text.into_owned();
-                let _ = tap.send(if stream == 2 {
+                tap.send(if stream == 2 {
                     Event::Stderr(text)
                 } else {
                     Event::Stdout(text)
@@ -301,7 +299,7 @@ impl CaptureShared {
 
     /// Sends the output of the runs that begin from now on to `tap` as well, as it is
     /// written; `None` stops that.
-    pub(crate) fn set_tap(&self, tap: Option<Sender<Event>>) {
+    pub(crate) fn set_tap(&self, tap: Option<EventSender>) {
         self.lock().tap = tap;
     }
 
@@ -340,7 +338,7 @@ pub(crate) struct TapGuard<'a> {
 }
 
 impl<'a> TapGuard<'a> {
-    pub(crate) fn set(capture: &'a CaptureShared, tap: Option<Sender<Event>>) -> Self {
+    pub(crate) fn set(capture: &'a CaptureShared, tap: Option<EventSender>) -> Self {
         match tap {
             Some(tap) => {
                 capture.set_tap(Some(tap));

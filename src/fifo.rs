@@ -22,11 +22,6 @@ impl FifoLock {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn lock(&self) -> FifoGuard<'_> {
-        let place = self.enqueue();
-        self.wait_for(place)
-    }
-
     /// Takes a place in the queue now, to wait for it later (possibly on another
     /// thread). Every place taken must be waited for, or the queue stops.
     pub(crate) fn enqueue(&self) -> u64 {

@@ -107,6 +107,43 @@
 //! Startup code that cannot be stopped is not run again: [`Session::start`] or
 //! [`Session::restart`] fails with [`Error::Busy`] and the session is stopped.
 //!
+//! # Sync and async
+//!
+//! Every blocking method has an `_async` twin on the same type (`execute_async`,
+//! `execute_with_timeout_async`, `restart_async`, `stop_async`, `start_async`), behind
+//! the `tokio` cargo feature, on by default. The rule, once: an `_async` method does
+//! exactly what its twin does, takes its place among the session's calls when first
+//! polled, and waits on Tokio's blocking pool, so it never blocks a runtime worker
+//! thread; it must be called within a Tokio runtime (otherwise it returns
+//! [`Error::Config`]). Cancel safety: dropping the future after its first poll does not
+//! stop what it started; the call goes ahead in its turn and its result is discarded.
+//! To stop running code, use an [`InterruptHandle`].
+//!
+//! # Streaming
+//!
+//! [`Session::submit`] starts code and returns an [`Execution`] at once. Iterate over it
+//! (or, with the `tokio` feature, use it as a `futures_core::Stream`) to get the output
+//! as the code writes it ([`Event::Stdout`], [`Event::Stderr`]), then
+//! [`Event::Finished`] with the same [`ExecutionResult`] `execute` returns, all output
+//! included, so streaming costs nothing to callers that only want the result.
+//! Submitted code takes its place among the session's calls at `submit`.
+//!
+//! ```
+//! use pysession::{Event, Session};
+//!
+//! let session = Session::new()?;
+//! let mut seen = String::new();
+//! for event in session.submit("print('first')\nprint('second')")? {
+//!     match event {
+//!         Event::Stdout(text) => seen.push_str(&text),
+//!         Event::Finished(result) => assert_eq!(result?.stdout, "first\nsecond\n"),
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(seen, "first\nsecond\n");
+//! # Ok::<(), pysession::Error>(())
+//! ```
+//!
 //! # Interrupts
 //!
 //! [`Session::interrupt_handle`] gives an [`InterruptHandle`] (`Send + Sync + Clone`)

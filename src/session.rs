@@ -4,14 +4,14 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use std::time::Duration;
 
 use crate::capture::{CaptureShared, TapGuard};
 use crate::embedded::Embedded;
 use crate::fifo::FifoLock;
 use crate::interrupt::{InterruptHandle, Interrupts};
-use crate::stream::{Event, Execution};
+use crate::stream::{EventSender, Execution};
 use crate::subprocess::{Limits, Subprocess};
 use crate::{Error, ExecutionResult};
 
@@ -223,7 +223,7 @@ impl Session {
     /// Starts a stopped session again, with fresh state and the startup code run.
     /// Fails with [`Error::AlreadyRunning`] if it runs.
     pub fn start(&self) -> Result<(), Error> {
-        self.inner.start()
+        done(self.inner.call(Call::Start))
     }
 
     /// Runs `code` with the session's default timeout.
@@ -231,8 +231,7 @@ impl Session {
     /// `Err` only when the call itself cannot be made (the session is not running);
     /// whatever the code does, including raising, is in the [`ExecutionResult`].
     pub fn execute(&self, code: &str) -> Result<ExecutionResult, Error> {
-        self.inner
-            .execute_with_timeout(code, self.inner.config.timeout, None)
+        self.execute_with_timeout(code, self.inner.config.timeout)
     }
 
     /// Runs `code`, stopping it after `timeout` (status
@@ -244,12 +243,16 @@ impl Session {
         code: &str,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
-        self.inner.execute_with_timeout(code, timeout, None)
+        executed(self.inner.call(Call::Execute {
+            code: code.to_owned(),
+            timeout,
+            tap: None,
+        }))
     }
 
     /// Starts running `code` (with the session's default timeout) and returns at once.
     /// The [`Execution`] yields the output while the code runs, then the result; see
-    /// [`Event`]. Calls made meanwhile wait their turn, as with [`execute`](Self::execute).
+    /// [`Event`](crate::Event). Calls made meanwhile wait their turn, as with [`execute`](Self::execute).
     pub fn submit(&self, code: &str) -> Result<Execution, Error> {
         self.submit_with_timeout(code, self.inner.config.timeout)
     }
@@ -270,14 +273,14 @@ impl Session {
     /// Fresh state: a new namespace, the startup code run again. If the startup code
     /// raises or cannot finish, the session is stopped and the error returned.
     pub fn restart(&self) -> Result<(), Error> {
-        self.inner.restart()
+        done(self.inner.call(Call::Restart))
     }
 
     /// Stops the session and its thread. Fails with [`Error::NotRunning`] if it is not
     /// running. Waits for a call in progress on another thread to finish, then at most
     /// the grace period for the thread to end.
     pub fn stop(&self) -> Result<(), Error> {
-        self.inner.stop()
+        done(self.inner.call(Call::Stop))
     }
 
     /// A handle that interrupts whatever this session is running, from any thread.
@@ -296,7 +299,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Executions still running hold the inner state; the session ends now all the
         // same (after the call in progress, as `stop` does).
-        let _ = self.inner.stop();
+        let _ = self.inner.call(Call::Stop);
     }
 }
 
@@ -305,6 +308,24 @@ pub(crate) struct Inner {
     calls: FifoLock,
     running: Mutex<Option<Arc<Running>>>,
     interrupts: Arc<Interrupts>,
+}
+
+/// What a queued call does once its turn comes.
+pub(crate) enum Call {
+    Start,
+    Execute {
+        code: String,
+        timeout: Duration,
+        tap: Option<EventSender>,
+    },
+    Restart,
+    Stop,
+}
+
+/// What a call gave.
+pub(crate) enum Answer {
+    Done,
+    Executed(Box<ExecutionResult>),
 }
 
 impl Inner {
@@ -316,10 +337,36 @@ impl Inner {
         self.slot().clone().ok_or(Error::NotRunning)
     }
 
-    /// Starts a stopped session again, with fresh state and the startup code run.
-    /// Fails with [`Error::AlreadyRunning`] if it runs.
+    /// Takes a place in the queue of calls, for [`call_in_turn`](Self::call_in_turn).
+    pub(crate) fn enqueue(&self) -> u64 {
+        self.calls.enqueue()
+    }
+
+    /// Gives up `place` in the queue of calls, in its turn, without making a call.
+    pub(crate) fn skip(&self, place: u64) {
+        drop(self.calls.wait_for(place));
+    }
+
+    /// Makes `call` now, in its turn among the session's calls.
+    fn call(&self, call: Call) -> Result<Answer, Error> {
+        self.call_in_turn(self.calls.enqueue(), call)
+    }
+
+    /// Makes `call` when `place` in the queue of calls comes up. Every place taken must
+    /// be passed here once.
+    pub(crate) fn call_in_turn(&self, place: u64, call: Call) -> Result<Answer, Error> {
+        let _turn = self.calls.wait_for(place);
+        match call {
+            Call::Start => self.start().map(|()| Answer::Done),
+            Call::Execute { code, timeout, tap } => self
+                .execute(&code, timeout, tap)
+                .map(|r| Answer::Executed(Box::new(r))),
+            Call::Restart => self.restart().map(|()| Answer::Done),
+            Call::Stop => self.stop().map(|()| Answer::Done),
+        }
+    }
+
     fn start(&self) -> Result<(), Error> {
-        let _turn = self.calls.lock();
         if self.slot().is_some() {
             return Err(Error::AlreadyRunning);
         }
@@ -331,36 +378,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Runs `code` in its turn among the session's calls; `tap` receives its output as
-    /// it is written.
-    fn execute_with_timeout(
+    fn execute(
         &self,
         code: &str,
         timeout: Duration,
-        tap: Option<Sender<Event>>,
+        tap: Option<EventSender>,
     ) -> Result<ExecutionResult, Error> {
-        self.execute_in_turn(self.calls.enqueue(), code, timeout, tap)
-    }
-
-    /// Takes a place in the queue of calls, for [`execute_in_turn`](Self::execute_in_turn).
-    pub(crate) fn enqueue(&self) -> u64 {
-        self.calls.enqueue()
-    }
-
-    /// Waits for `place` in the queue of calls and gives it up at once.
-    pub(crate) fn wait_for_place(&self, place: u64) {
-        drop(self.calls.wait_for(place));
-    }
-
-    /// Runs `code` when `place` in the queue of calls comes up.
-    pub(crate) fn execute_in_turn(
-        &self,
-        place: u64,
-        code: &str,
-        timeout: Duration,
-        tap: Option<Sender<Event>>,
-    ) -> Result<ExecutionResult, Error> {
-        let _turn = self.calls.wait_for(place);
         let backend = self.current()?;
         let run = self.interrupts.begin();
         let _tap = TapGuard::set(backend.capture(), tap);
@@ -372,10 +395,7 @@ impl Inner {
         result
     }
 
-    /// Fresh state: a new namespace, the startup code run again. If the startup code
-    /// raises or cannot finish, the session is stopped and the error returned.
     fn restart(&self) -> Result<(), Error> {
-        let _turn = self.calls.lock();
         let backend = self.current()?;
         let outcome = backend.restart(self.config.timeout);
         if !backend.is_running() {
@@ -384,21 +404,26 @@ impl Inner {
         outcome
     }
 
-    /// Stops the session and its thread. Fails with [`Error::NotRunning`] if it is not
-    /// running. Waits for a call in progress on another thread to finish, then at most
-    /// the grace period for the thread to end.
     fn stop(&self) -> Result<(), Error> {
-        let _turn = self.calls.lock();
         let backend = self.slot().take().ok_or(Error::NotRunning)?;
         backend.stop();
         Ok(())
     }
 
-    /// True between a successful start and a stop (or a failure that stopped the
-    /// session, such as startup code that raised).
     fn is_running(&self) -> bool {
         self.slot().as_ref().is_some_and(|b| b.is_running())
     }
+}
+
+fn executed(answer: Result<Answer, Error>) -> Result<ExecutionResult, Error> {
+    match answer? {
+        Answer::Executed(r) => Ok(*r),
+        Answer::Done => Err(Error::Interpreter("a call answered out of kind".into())),
+    }
+}
+
+fn done(answer: Result<Answer, Error>) -> Result<(), Error> {
+    answer.map(|_| ())
 }
 
 /// A running session of either backend.
@@ -481,5 +506,75 @@ pub(crate) fn resolve_working_directory(dir: Option<&Path>) -> Result<PathBuf, E
             what: "working directory",
             path: dir.to_path_buf(),
         }),
+    }
+}
+
+#[cfg(feature = "tokio")]
+mod asynchronous {
+    //! The `_async` twins: each takes its place in the session's queue when first
+    //! polled, then waits on Tokio's blocking pool, so no runtime worker thread ever
+    //! blocks.
+
+    use super::*;
+
+    impl Session {
+        async fn call_async(&self, call: Call) -> Result<Answer, Error> {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(Error::Config(
+                    "the _async methods must be called within a Tokio runtime".into(),
+                ));
+            }
+            let inner = self.inner.clone();
+            let place = inner.enqueue();
+            tokio::task::spawn_blocking(move || inner.call_in_turn(place, call))
+                .await
+                .map_err(|e| Error::Interpreter(format!("the session call's task failed: {e}")))?
+        }
+
+        /// [`start`](Session::start), without blocking the runtime. Cancel safety: once
+        /// polled, the start goes ahead even if the future is dropped.
+        pub async fn start_async(&self) -> Result<(), Error> {
+            done(self.call_async(Call::Start).await)
+        }
+
+        /// [`execute`](Session::execute), without blocking the runtime.
+        ///
+        /// Cancel safety: dropping the future does not stop the code. Once the future
+        /// has been polled, the code runs (in its turn) to its end or its timeout, as
+        /// if `execute` had been called, and its result is discarded. To stop it, use
+        /// the session's [`interrupt_handle`](Session::interrupt_handle).
+        pub async fn execute_async(&self, code: &str) -> Result<ExecutionResult, Error> {
+            self.execute_with_timeout_async(code, self.inner.config.timeout)
+                .await
+        }
+
+        /// [`execute_with_timeout`](Session::execute_with_timeout), without blocking
+        /// the runtime. Cancel safety as for [`execute_async`](Session::execute_async).
+        pub async fn execute_with_timeout_async(
+            &self,
+            code: &str,
+            timeout: Duration,
+        ) -> Result<ExecutionResult, Error> {
+            executed(
+                self.call_async(Call::Execute {
+                    code: code.to_owned(),
+                    timeout,
+                    tap: None,
+                })
+                .await,
+            )
+        }
+
+        /// [`restart`](Session::restart), without blocking the runtime. Cancel safety:
+        /// once polled, the restart goes ahead even if the future is dropped.
+        pub async fn restart_async(&self) -> Result<(), Error> {
+            done(self.call_async(Call::Restart).await)
+        }
+
+        /// [`stop`](Session::stop), without blocking the runtime. Cancel safety: once
+        /// polled, the stop goes ahead even if the future is dropped.
+        pub async fn stop_async(&self) -> Result<(), Error> {
+            done(self.call_async(Call::Stop).await)
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! Watching code run: [`Session::submit`](crate::Session::submit) returns an
 //! [`Execution`] whose events arrive while the code runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Receiver};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use crate::session::Inner;
+use crate::session::{Answer, Call, Inner};
 use crate::{Error, ExecutionResult, InterruptHandle};
 
 /// Something that happened while submitted code ran.
@@ -23,17 +24,40 @@ pub enum Event {
     Finished(Result<ExecutionResult, Error>),
 }
 
+/// The sending side of an execution's events; wakes an async reader.
+#[derive(Debug, Clone)]
+pub(crate) struct EventSender {
+    tx: Sender<Event>,
+    waker: Arc<Mutex<Option<Waker>>>,
+}
+
+impl EventSender {
+    pub(crate) fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+        let waker = self.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
 /// Code submitted to a session, running on a thread of its own.
 ///
 /// Iterate over it (blocking) to get its [`Event`]s: output chunks in the order they
 /// were written (with the subprocess backend, stdout and stderr are read separately,
-/// so their relative order is approximate), then [`Event::Finished`]. Or call
-/// [`wait`](Self::wait) for the result alone. Dropping an `Execution` does not stop the
-/// code: it runs to its end (or its timeout) and its events are discarded; use
-/// [`interrupt_handle`](Self::interrupt_handle) to stop it.
+/// so their relative order is approximate), then [`Event::Finished`]. With the `tokio`
+/// feature it is also a `futures_core::Stream` of the same events, usable from any
+/// async runtime. Or call [`wait`](Self::wait) for the result alone.
+///
+/// Dropping an `Execution` does not stop the code: it runs to its end (or its timeout)
+/// and its events are discarded; use [`interrupt_handle`](Self::interrupt_handle) to
+/// stop it.
 #[derive(Debug)]
 pub struct Execution {
     events: Receiver<Event>,
+    /// Where an async reader waits to be woken.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    waker: Arc<Mutex<Option<Waker>>>,
     finished: bool,
     interrupt: InterruptHandle,
     thread: Option<JoinHandle<()>>,
@@ -47,23 +71,47 @@ impl Execution {
         interrupt: InterruptHandle,
     ) -> Result<Execution, Error> {
         let (tx, events) = unbounded();
+        let waker = Arc::new(Mutex::new(None));
+        let sender = EventSender {
+            tx,
+            waker: waker.clone(),
+        };
         // The place in the session's queue is taken now, so calls made after `submit`
         // returns run after this code.
         let place = session.enqueue();
         let queued = session.clone();
+        let call_sender = sender.clone();
         let thread = std::thread::Builder::new()
             .name("pysession-submit".into())
             .spawn(move || {
-                let result = session.execute_in_turn(place, &code, timeout, Some(tx.clone()));
-                let _ = tx.send(Event::Finished(result));
-            })
-            .map_err(|e| {
+                let call = Call::Execute {
+                    code,
+                    timeout,
+                    tap: Some(call_sender.clone()),
+                };
+                let result = match session.call_in_turn(place, call) {
+                    Ok(Answer::Executed(r)) => Ok(*r),
+                    Ok(Answer::Done) => {
+                        Err(Error::Interpreter("a call answered out of kind".into()))
+                    }
+                    Err(e) => Err(e),
+                };
+                call_sender.send(Event::Finished(result));
+            });
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(e) => {
                 // Give the place back, or every later call would wait for it forever.
-                queued.wait_for_place(place);
-                Error::Interpreter(format!("cannot start a thread for the submitted code: {e}"))
-            })?;
+                queued.skip(place);
+                return Err(Error::Interpreter(format!(
+                    "cannot start a thread for the submitted code: {e}"
+                )));
+            }
+        };
+        drop(sender);
         Ok(Execution {
             events,
+            waker,
             finished: false,
             interrupt,
             thread: Some(thread),
@@ -87,6 +135,17 @@ impl Execution {
             "the submitted code's thread ended without a result".into(),
         ))
     }
+
+    fn received(&mut self, event: Option<Event>) -> Option<Event> {
+        if matches!(event, Some(Event::Finished(_)) | None) {
+            self.finished = true;
+            if let Some(thread) = self.thread.take() {
+                // It has sent its last event; it ends at once.
+                let _ = thread.join();
+            }
+        }
+        event
+    }
 }
 
 impl Iterator for Execution {
@@ -97,12 +156,36 @@ impl Iterator for Execution {
             return None;
         }
         let event = self.events.recv().ok();
-        if matches!(event, Some(Event::Finished(_)) | None) {
-            self.finished = true;
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
+        self.received(event)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl futures_core::Stream for Execution {
+    type Item = Event;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Event>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        use crossbeam_channel::TryRecvError;
+        for attempt in 0..2 {
+            match this.events.try_recv() {
+                Ok(event) => return Poll::Ready(this.received(Some(event))),
+                Err(TryRecvError::Disconnected) => return Poll::Ready(this.received(None)),
+                Err(TryRecvError::Empty) if attempt == 0 => {
+                    // Register, then look again: an event sent in between is not missed.
+                    *this.waker.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(cx.waker().clone());
+                }
+                Err(TryRecvError::Empty) => {}
             }
         }
-        event
+        Poll::Pending
     }
 }
