@@ -414,17 +414,14 @@ fn child_killed_from_outside_restarts_the_session() {
 // 5. Protocol violations
 // ---------------------------------------------------------------------------------
 
-#[test]
-fn oversized_reply_frame_is_a_protocol_violation() {
+/// User code writes `garbage` to the reply descriptor: the call ends as a protocol
+/// violation and the next one runs in a fresh process.
+fn assert_protocol_violation(garbage: &str) {
     let s = booted_session();
     ok(&s, "before_crash = 1");
     let pid = child_pid(&s);
     let timeout = Duration::from_secs(5);
-    let (r, took) = timed(
-        &s,
-        "import os\nos.write(4, b'\\xff\\xff\\xff\\x7fgarbage')",
-        timeout,
-    );
+    let (r, took) = timed(&s, &format!("import os\nos.write(4, {garbage})"), timeout);
     let msg = assert_restarted(&r);
     assert!(msg.contains("protocol"), "{r:#?}");
     assert!(took < timeout + GRACE + SLACK, "{took:?}");
@@ -432,20 +429,13 @@ fn oversized_reply_frame_is_a_protocol_violation() {
 }
 
 #[test]
+fn oversized_reply_frame_is_a_protocol_violation() {
+    assert_protocol_violation("b'\\xff\\xff\\xff\\x7fgarbage'");
+}
+
+#[test]
 fn invalid_json_reply_is_a_protocol_violation() {
-    let s = booted_session();
-    ok(&s, "before_crash = 1");
-    let pid = child_pid(&s);
-    let timeout = Duration::from_secs(5);
-    let (r, took) = timed(
-        &s,
-        "import os\nos.write(4, (7).to_bytes(4, 'little') + b'garbage')",
-        timeout,
-    );
-    let msg = assert_restarted(&r);
-    assert!(msg.contains("protocol"), "{r:#?}");
-    assert!(took < timeout + GRACE + SLACK, "{took:?}");
-    assert_fresh_after_crash(&s, pid);
+    assert_protocol_violation("(7).to_bytes(4, 'little') + b'garbage'");
 }
 
 #[test]
