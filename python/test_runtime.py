@@ -1,0 +1,127 @@
+"""Tests of the Python-side runtime on its own, in a plain interpreter.
+
+Run with ``python3 -m unittest discover -s python`` (``.ci/run`` does). The modules are
+loaded the way the host loads them: compiled under the file name
+``<pysession-runtime>``.
+"""
+
+import os
+import sys
+import types
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(name):
+    with open(os.path.join(HERE, name + ".py"), encoding="utf-8") as f:
+        source = f.read()
+    module = types.ModuleType(name)
+    exec(compile(source, "<pysession-runtime>", "exec"), module.__dict__)
+    return module
+
+
+runtime = load("pysession_runtime")
+worker = load("pysession_worker")
+
+
+class Control:
+    """Stands in for the host's run control."""
+
+    def stopping(self):
+        return False
+
+    def arm(self):
+        pass
+
+    def settle(self):
+        pass
+
+    def moved_to(self, path):
+        pass
+
+    def current_run(self):
+        return 0
+
+
+class RunCell(unittest.TestCase):
+    def setUp(self):
+        self.state = runtime.new_session(None, Control())
+
+    def run_cell(self, code):
+        return self.state.run(code)
+
+    def test_state_persists_between_cells(self):
+        self.assertEqual(self.run_cell("x = 100"), ("ok", None, None))
+        self.assertEqual(self.run_cell("x + 50"), ("ok", "150", None))
+
+    def test_last_expression_is_the_value_and_none_is_no_value(self):
+        self.assertEqual(self.run_cell("2 + 2")[1], "4")
+        self.assertEqual(self.run_cell("x = 5; x")[1], "5")
+        self.assertIsNone(self.run_cell("None")[1])
+        self.assertIsNone(self.run_cell("y = 1")[1])
+
+    def test_file_semantics_blocks_and_blank_lines(self):
+        code = "def f(n):\n\n    total = 0\n\n    for i in range(n):\n        total += i\n    return total\n\nf(4)"
+        self.assertEqual(self.run_cell(code)[1], "6")
+        self.assertEqual(self.run_cell('s = """a\n\nb"""\nlen(s)')[1], "4")
+
+    def test_top_level_await(self):
+        self.assertEqual(self.run_cell("import asyncio\nawait asyncio.sleep(0, result=7)")[1], "7")
+
+    def test_exception_with_traceback_of_user_lines_only(self):
+        status, _, error = self.run_cell("def foo():\n    return 1 / 0\nfoo()")
+        self.assertEqual(status, "error")
+        type_name, message, tb = error
+        self.assertEqual(type_name, "ZeroDivisionError")
+        self.assertEqual(message, "division by zero")
+        self.assertIn("foo", tb)
+        self.assertIn("return 1 / 0", tb)
+        self.assertNotIn("pysession-runtime", tb)
+
+    def test_syntax_error_names_the_line(self):
+        status, _, (type_name, message, _) = self.run_cell("x = 1\nif True\n    pass")
+        self.assertEqual((status, type_name), ("error", "SyntaxError"))
+        self.assertIn("line 2", message)
+
+    def test_system_exit_and_keyboard_interrupt_are_errors(self):
+        self.assertEqual(self.run_cell("raise SystemExit(3)")[2][:2], ("SystemExit", "3"))
+        self.assertEqual(self.run_cell("raise KeyboardInterrupt")[2][0], "KeyboardInterrupt")
+
+    def test_stop_exception_gives_stopped_with_where_the_code_was(self):
+        self.state.ns["StopNow"] = runtime.StopExecution
+        status, _, (_, _, stack) = self.run_cell("def spin():\n    raise StopNow()\nspin()")
+        self.assertEqual(status, "stopped")
+        self.assertIn("spin", stack)
+        self.assertNotIn("pysession-runtime", stack)
+
+    def test_reset_forgets_names(self):
+        self.run_cell("gone = 1")
+        self.state.reset()
+        self.assertEqual(self.run_cell("gone")[2][0], "NameError")
+
+    def test_cell_sources_are_bounded(self):
+        saved = runtime._SOURCE_BUDGET
+        runtime._SOURCE_BUDGET = 100
+        try:
+            for _ in range(50):
+                self.run_cell("x = 1  # " + "y" * 40)
+            self.assertLessEqual(self.state.source_bytes, 100 + 60)
+        finally:
+            runtime._SOURCE_BUDGET = saved
+
+
+class Worker(unittest.TestCase):
+    def test_clean_replaces_lone_surrogates(self):
+        self.assertEqual(worker._clean("a\udc80b"), "a?b")
+        self.assertEqual(worker._clean(["x", ("y\udc80",)]), ["x", ["y?"]])
+
+    def test_empty_stdin_reads_nothing_and_survives_close(self):
+        stdin = worker._EmptyStdin()
+        stdin.close()
+        self.assertEqual(stdin.read(), "")
+        self.assertEqual(stdin.readline(), "")
+
+
+if __name__ == "__main__":
+    unittest.main()
