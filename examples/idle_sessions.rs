@@ -3,7 +3,7 @@
 //! subprocess backend's children include each session's warm spare), and how long they
 //! took to create.
 //!
-//! `cargo run --release --example idle_sessions [COUNT] [embedded|subprocess]`
+//! `cargo run --release --example idle_sessions [COUNT] [embedded|subprocess] [nospare]`
 use std::time::Instant;
 
 use pysession::{Backend, Session};
@@ -15,8 +15,9 @@ fn main() -> Result<(), pysession::Error> {
         Some("subprocess") => Backend::Subprocess,
         _ => Backend::Embedded,
     };
+    let spare = args.next().as_deref() != Some("nospare");
     let start = || {
-        let b = Session::builder().backend(backend);
+        let b = Session::builder().backend(backend).warm_spare(spare);
         match backend {
             Backend::Subprocess => b.python_executable("/usr/bin/python3").start(),
             _ => b.start(),
