@@ -112,12 +112,11 @@
 //! Every blocking method has an `_async` twin on the same type (`execute_async`,
 //! `execute_with_timeout_async`, `restart_async`, `stop_async`, `start_async`), behind
 //! the `tokio` cargo feature, on by default. The rule, once: an `_async` method does
-//! exactly what its twin does, takes its place among the session's calls when first
-//! polled, and waits on Tokio's blocking pool, so it never blocks a runtime worker
-//! thread; it must be called within a Tokio runtime (otherwise it returns
-//! [`Error::Config`]). Cancel safety: dropping the future after its first poll does not
-//! stop what it started; the call goes ahead in its turn and its result is discarded.
-//! To stop running code, use an [`InterruptHandle`].
+//! exactly what its twin does and takes its place among the session's calls when first
+//! polled. The call itself is made by a driver thread of the session's, so the future
+//! never blocks the executor's thread. The futures work on Tokio or any other executor. Cancel safety: dropping the future
+//! after its first poll does not stop what it started; the call goes ahead in its turn
+//! and its result is discarded. To stop running code, use an [`InterruptHandle`].
 //!
 //! # Streaming
 //!
@@ -262,6 +261,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod capture;
 mod embedded;
 mod error;

@@ -185,6 +185,8 @@ impl SessionBuilder {
                 running: Mutex::new(None),
                 interrupts: Arc::default(),
             }),
+            #[cfg(feature = "tokio")]
+            driver: Default::default(),
         };
         session.start()?;
         Ok(session)
@@ -197,7 +199,10 @@ impl SessionBuilder {
 /// `Session` is `Send + Sync` and its methods take `&self`. Calls from several threads
 /// run one after another, in the order they were made. Dropping a session stops it.
 pub struct Session {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
+    /// Runs the `_async` twins' calls.
+    #[cfg(feature = "tokio")]
+    pub(crate) driver: crate::asynchronous::Driver,
 }
 
 impl std::fmt::Debug for Session {
@@ -304,7 +309,7 @@ impl Drop for Session {
 }
 
 pub(crate) struct Inner {
-    config: Config,
+    pub(crate) config: Config,
     calls: FifoLock,
     running: Mutex<Option<Arc<Running>>>,
     interrupts: Arc<Interrupts>,
@@ -415,14 +420,14 @@ impl Inner {
     }
 }
 
-fn executed(answer: Result<Answer, Error>) -> Result<ExecutionResult, Error> {
+pub(crate) fn executed(answer: Result<Answer, Error>) -> Result<ExecutionResult, Error> {
     match answer? {
         Answer::Executed(r) => Ok(*r),
         Answer::Done => Err(Error::Interpreter("a call answered out of kind".into())),
     }
 }
 
-fn done(answer: Result<Answer, Error>) -> Result<(), Error> {
+pub(crate) fn done(answer: Result<Answer, Error>) -> Result<(), Error> {
     answer.map(|_| ())
 }
 
@@ -506,75 +511,5 @@ pub(crate) fn resolve_working_directory(dir: Option<&Path>) -> Result<PathBuf, E
             what: "working directory",
             path: dir.to_path_buf(),
         }),
-    }
-}
-
-#[cfg(feature = "tokio")]
-mod asynchronous {
-    //! The `_async` twins: each takes its place in the session's queue when first
-    //! polled, then waits on Tokio's blocking pool, so no runtime worker thread ever
-    //! blocks.
-
-    use super::*;
-
-    impl Session {
-        async fn call_async(&self, call: Call) -> Result<Answer, Error> {
-            if tokio::runtime::Handle::try_current().is_err() {
-                return Err(Error::Config(
-                    "the _async methods must be called within a Tokio runtime".into(),
-                ));
-            }
-            let inner = self.inner.clone();
-            let place = inner.enqueue();
-            tokio::task::spawn_blocking(move || inner.call_in_turn(place, call))
-                .await
-                .map_err(|e| Error::Interpreter(format!("the session call's task failed: {e}")))?
-        }
-
-        /// [`start`](Session::start), without blocking the runtime. Cancel safety: once
-        /// polled, the start goes ahead even if the future is dropped.
-        pub async fn start_async(&self) -> Result<(), Error> {
-            done(self.call_async(Call::Start).await)
-        }
-
-        /// [`execute`](Session::execute), without blocking the runtime.
-        ///
-        /// Cancel safety: dropping the future does not stop the code. Once the future
-        /// has been polled, the code runs (in its turn) to its end or its timeout, as
-        /// if `execute` had been called, and its result is discarded. To stop it, use
-        /// the session's [`interrupt_handle`](Session::interrupt_handle).
-        pub async fn execute_async(&self, code: &str) -> Result<ExecutionResult, Error> {
-            self.execute_with_timeout_async(code, self.inner.config.timeout)
-                .await
-        }
-
-        /// [`execute_with_timeout`](Session::execute_with_timeout), without blocking
-        /// the runtime. Cancel safety as for [`execute_async`](Session::execute_async).
-        pub async fn execute_with_timeout_async(
-            &self,
-            code: &str,
-            timeout: Duration,
-        ) -> Result<ExecutionResult, Error> {
-            executed(
-                self.call_async(Call::Execute {
-                    code: code.to_owned(),
-                    timeout,
-                    tap: None,
-                })
-                .await,
-            )
-        }
-
-        /// [`restart`](Session::restart), without blocking the runtime. Cancel safety:
-        /// once polled, the restart goes ahead even if the future is dropped.
-        pub async fn restart_async(&self) -> Result<(), Error> {
-            done(self.call_async(Call::Restart).await)
-        }
-
-        /// [`stop`](Session::stop), without blocking the runtime. Cancel safety: once
-        /// polled, the stop goes ahead even if the future is dropped.
-        pub async fn stop_async(&self) -> Result<(), Error> {
-            done(self.call_async(Call::Stop).await)
-        }
     }
 }

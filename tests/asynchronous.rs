@@ -134,16 +134,44 @@ async fn execution_is_an_async_stream_of_events() {
     assert_alive(&s);
 }
 
-#[test]
-fn async_methods_outside_a_runtime_are_a_clear_error() {
-    let s = session();
-    // Polled by hand, outside any Tokio runtime.
-    let mut fut = std::pin::pin!(s.execute_async("1"));
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(Err(e)) => assert!(e.to_string().contains("Tokio runtime"), "{e}"),
-        other => panic!("expected a clear error, got {other:?}"),
+/// Wakes a parked thread.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
     }
+}
+
+/// The smallest executor there is: polls one future on this thread, parking between
+/// polls.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn async_methods_work_without_tokio() {
+    let s = session();
+    let r = block_on(s.execute_async("import time\ntime.sleep(0.2)\n6 * 7")).expect("execute");
+    assert_eq!(r.value.as_deref(), Some("42"));
+    block_on(s.restart_async()).expect("restart");
+    let mut execution = s.submit("print('streamed')").expect("submit");
+    let mut out = String::new();
+    while let Some(event) = block_on(std::future::poll_fn(|cx| {
+        Pin::new(&mut execution).poll_next(cx)
+    })) {
+        if let Event::Stdout(t) = event {
+            out.push_str(&t);
+        }
+    }
+    assert_eq!(out, "streamed\n");
     assert_alive(&s);
 }

@@ -1,0 +1,189 @@
+//! The `_async` twins of the session methods.
+//!
+//! Each session has a driver thread, started on first use, that makes its async calls
+//! in the session's queue. A call takes its place in the queue when its future is
+//! first polled; the future then waits for the driver to answer, and never holds the
+//! executor's thread. Nothing here depends on a particular executor.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+
+use crate::session::{done, executed, Answer, Call, Inner, Session};
+use crate::{Error, ExecutionResult};
+
+struct Job {
+    session: Arc<Inner>,
+    place: u64,
+    call: Call,
+    answer: Arc<Pending>,
+}
+
+/// Where the driver leaves an answer, and whom it wakes.
+#[derive(Default)]
+struct Pending {
+    ready: AtomicBool,
+    answer: Mutex<Option<Result<Answer, Error>>>,
+    waker: Mutex<Option<Waker>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Pending {
+    fn answer(&self, answer: Result<Answer, Error>) {
+        *lock(&self.answer) = Some(answer);
+        self.ready.store(true, Ordering::Release);
+        if let Some(waker) = lock(&self.waker).take() {
+            waker.wake();
+        }
+    }
+
+    fn take(&self) -> Option<Result<Answer, Error>> {
+        if self.ready.load(Ordering::Acquire) {
+            lock(&self.answer).take()
+        } else {
+            None
+        }
+    }
+}
+
+/// A session's driver thread, started on first use; it ends when the session is
+/// dropped.
+#[derive(Default)]
+pub(crate) struct Driver {
+    jobs: Mutex<Option<Sender<Job>>>,
+}
+
+impl Driver {
+    /// Queues `call`: its place among the session's calls is taken now, in the same
+    /// order as the driver will serve it (both under one lock, or two concurrent calls
+    /// could wait for each other's places).
+    fn queue(&self, session: &Arc<Inner>, call: Call) -> Result<Arc<Pending>, Error> {
+        let mut jobs = lock(&self.jobs);
+        if jobs.is_none() {
+            let (tx, rx) = unbounded();
+            std::thread::Builder::new()
+                .name("pysession-async".into())
+                .spawn(move || drive(rx))
+                .map_err(|e| {
+                    Error::Interpreter(format!(
+                        "cannot start the session's async driver thread: {e}"
+                    ))
+                })?;
+            *jobs = Some(tx);
+        }
+        let answer = Arc::new(Pending::default());
+        let place = session.enqueue();
+        let job = Job {
+            session: session.clone(),
+            place,
+            call,
+            answer: answer.clone(),
+        };
+        if let Some(Err(crossbeam_channel::SendError(job))) = jobs.as_ref().map(|tx| tx.send(job)) {
+            // The driver is gone (it cannot be, while the session lives); give the
+            // place back so the queue goes on.
+            job.session.skip(job.place);
+            return Err(Error::Interpreter(
+                "the session's async driver thread ended".into(),
+            ));
+        }
+        Ok(answer)
+    }
+}
+
+fn drive(jobs: Receiver<Job>) {
+    loop {
+        let job = match crate::embedded::spin_recv(&jobs) {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let answer = job.session.call_in_turn(job.place, job.call);
+        job.answer.answer(answer);
+    }
+}
+
+/// The future of one async call.
+struct Answered {
+    pending: Arc<Pending>,
+}
+
+impl Future for Answered {
+    type Output = Result<Answer, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(answer) = this.pending.take() {
+            return Poll::Ready(answer);
+        }
+        *lock(&this.pending.waker) = Some(cx.waker().clone());
+        // Look again: an answer that came before the waker was stored woke nobody.
+        match this.pending.take() {
+            Some(answer) => Poll::Ready(answer),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Session {
+    async fn call_async(&self, call: Call) -> Result<Answer, Error> {
+        let pending = self.driver.queue(&self.inner, call)?;
+        Answered { pending }.await
+    }
+
+    /// [`start`](Session::start), without blocking the executor. Cancel safety: once
+    /// polled, the start goes ahead even if the future is dropped.
+    pub async fn start_async(&self) -> Result<(), Error> {
+        done(self.call_async(Call::Start).await)
+    }
+
+    /// [`execute`](Session::execute), without blocking the executor.
+    ///
+    /// Cancel safety: dropping the future does not stop the code. Once the future has
+    /// been polled, the code runs (in its turn) to its end or its timeout, as if
+    /// `execute` had been called, and its result is discarded. To stop it, use the
+    /// session's [`interrupt_handle`](Session::interrupt_handle).
+    pub async fn execute_async(&self, code: &str) -> Result<ExecutionResult, Error> {
+        self.execute_with_timeout_async(code, self.inner.config.timeout)
+            .await
+    }
+
+    /// [`execute_with_timeout`](Session::execute_with_timeout), without blocking the
+    /// executor. Cancel safety as for [`execute_async`](Session::execute_async).
+    pub async fn execute_with_timeout_async(
+        &self,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<ExecutionResult, Error> {
+        executed(
+            self.call_async(Call::Execute {
+                code: code.to_owned(),
+                timeout,
+                tap: None,
+            })
+            .await,
+        )
+    }
+
+    /// [`restart`](Session::restart), without blocking the executor. Cancel safety:
+    /// once polled, the restart goes ahead even if the future is dropped.
+    pub async fn restart_async(&self) -> Result<(), Error> {
+        done(self.call_async(Call::Restart).await)
+    }
+
+    /// [`stop`](Session::stop), without blocking the executor. Cancel safety: once
+    /// polled, the stop goes ahead even if the future is dropped.
+    pub async fn stop_async(&self) -> Result<(), Error> {
+        done(self.call_async(Call::Stop).await)
+    }
+}
