@@ -1,5 +1,11 @@
 //! The `_async` twins of the session methods.
 //!
+//! Fast path: when the session is idle, an embedded execute is sent to the session's
+//! worker from the first poll, which looks for the answer for up to 25 µs (as the
+//! sync path does), so a quick call answers without involving another thread. A
+//! longer call hands the rest of its wait (deadline, interrupts, grace period) to the
+//! session's waiter thread and yields.
+//!
 //! Each session has a driver thread, started on first use, that makes its async calls
 //! in the session's queue. A call takes its place in the queue when its future is
 //! first polled; the future then waits for the driver to answer, and never holds the
@@ -14,7 +20,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use crate::session::{done, executed, Answer, Call, Inner, Session};
+use crate::session::{done, executed, Answer, Call, Inner, Quick, Session};
 use crate::{Error, ExecutionResult};
 
 struct Job {
@@ -54,14 +60,43 @@ impl Pending {
     }
 }
 
+/// The rest of a wait the fast path handed off.
+type Wait = Box<dyn FnOnce() + Send>;
+
 /// A session's driver thread, started on first use; it ends when the session is
-/// dropped.
+/// dropped. And a second one, the waiter, that finishes the waits the fast path hands
+/// off: those never wait for the queue (the fast path holds the turn), so they must not
+/// queue behind the driver's jobs, which may.
 #[derive(Default)]
 pub(crate) struct Driver {
     jobs: Mutex<Option<Sender<Job>>>,
+    waits: Mutex<Option<Sender<Wait>>>,
 }
 
 impl Driver {
+    /// Runs `rest` on the waiter thread.
+    fn hand_off(&self, rest: Wait) -> Result<(), Error> {
+        let mut waits = lock(&self.waits);
+        if waits.is_none() {
+            let (tx, rx) = unbounded::<Wait>();
+            std::thread::Builder::new()
+                .name("pysession-async-wait".into())
+                .spawn(move || serve(rx, |rest| rest()))
+                .map_err(|e| {
+                    Error::Interpreter(format!(
+                        "cannot start the session's async waiter thread: {e}"
+                    ))
+                })?;
+            *waits = Some(tx);
+        }
+        match waits.as_ref().map(|tx| tx.send(rest)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(Error::Interpreter(
+                "the session's async waiter thread ended".into(),
+            )),
+        }
+    }
+
     /// Queues `call`: its place among the session's calls is taken now, in the same
     /// order as the driver will serve it (both under one lock, or two concurrent calls
     /// could wait for each other's places).
@@ -71,7 +106,12 @@ impl Driver {
             let (tx, rx) = unbounded();
             std::thread::Builder::new()
                 .name("pysession-async".into())
-                .spawn(move || drive(rx))
+                .spawn(move || {
+                    serve(rx, |job: Job| {
+                        let answer = job.session.call_in_turn(job.place, job.call);
+                        job.answer.answer(answer);
+                    })
+                })
                 .map_err(|e| {
                     Error::Interpreter(format!(
                         "cannot start the session's async driver thread: {e}"
@@ -99,17 +139,21 @@ impl Driver {
     }
 }
 
-fn drive(jobs: Receiver<Job>) {
+/// How long the first poll of an execute looks for a quick answer.
+const SPIN: Duration = Duration::from_micros(25);
+
+/// A helper thread's loop: `work` on each item until the channel closes. It polls
+/// briefly before it sleeps, so back-to-back calls avoid a thread wake-up.
+fn serve<T>(items: Receiver<T>, mut work: impl FnMut(T)) {
     loop {
-        let job = match crate::embedded::spin_recv(&jobs) {
-            Some(job) => job,
-            None => match jobs.recv() {
-                Ok(job) => job,
+        let item = match crate::embedded::spin_recv(&items) {
+            Some(item) => item,
+            None => match items.recv() {
+                Ok(item) => item,
                 Err(_) => return,
             },
         };
-        let answer = job.session.call_in_turn(job.place, job.call);
-        job.answer.answer(answer);
+        work(item);
     }
 }
 
@@ -165,14 +209,25 @@ impl Session {
         code: &str,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
-        executed(
-            self.call_async(Call::Execute {
-                code: code.to_owned(),
-                timeout,
-                tap: None,
-            })
-            .await,
-        )
+        match self.inner.quick_execute(code, timeout, SPIN) {
+            Quick::Done(result) => *result,
+            Quick::Later(rest) => {
+                let pending = Arc::new(Pending::default());
+                let answer = pending.clone();
+                self.driver.hand_off(Box::new(move || {
+                    answer.answer(rest().map(|r| Answer::Executed(Box::new(r))))
+                }))?;
+                executed(Answered { pending }.await)
+            }
+            Quick::Queue => executed(
+                self.call_async(Call::Execute {
+                    code: code.to_owned(),
+                    timeout,
+                    tap: None,
+                })
+                .await,
+            ),
+        }
     }
 
     /// [`restart`](Session::restart), without blocking the executor. Cancel safety:

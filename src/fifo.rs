@@ -31,6 +31,27 @@ impl FifoLock {
         mine
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Takes a place only if it is served at once (nothing queued or running); the
+    /// caller then owns the turn and must [`release`](Self::release) it.
+    pub(crate) fn try_now(&self) -> bool {
+        let mut q = self.queue();
+        if q.next != q.serving {
+            return false;
+        }
+        q.next += 1;
+        true
+    }
+
+    /// Ends the turn taken by [`try_now`](Self::try_now).
+    pub(crate) fn release(&self) {
+        let mut q = self.queue();
+        q.serving += 1;
+        if q.next != q.serving {
+            self.turn.notify_all();
+        }
+    }
+
     /// Waits until `place` (from [`enqueue`](Self::enqueue)) is served.
     pub(crate) fn wait_for(&self, place: u64) -> FifoGuard<'_> {
         let mut q = self.queue();
@@ -43,10 +64,6 @@ impl FifoLock {
 
 impl Drop for FifoGuard<'_> {
     fn drop(&mut self) {
-        let mut q = self.0.queue();
-        q.serving += 1;
-        if q.next != q.serving {
-            self.0.turn.notify_all();
-        }
+        self.0.release();
     }
 }

@@ -47,20 +47,23 @@ impl Interrupts {
 
     /// Registers an execute; its caller watches the returned receiver until
     /// [`RunGuard`] is dropped.
-    pub(crate) fn begin(&self) -> RunGuard<'_> {
+    pub(crate) fn begin(self: &Arc<Self>) -> RunGuard {
         let (tx, rx) = bounded(1);
         *self.lock() = Some(tx);
-        RunGuard { runs: self, rx }
+        RunGuard {
+            runs: self.clone(),
+            rx,
+        }
     }
 }
 
 /// An execute registered for interrupts; unregisters it when dropped.
-pub(crate) struct RunGuard<'a> {
-    runs: &'a Interrupts,
+pub(crate) struct RunGuard {
+    runs: Arc<Interrupts>,
     pub rx: Receiver<()>,
 }
 
-impl Drop for RunGuard<'_> {
+impl Drop for RunGuard {
     fn drop(&mut self) {
         self.runs.lock().take();
     }

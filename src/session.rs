@@ -394,18 +394,14 @@ impl Inner {
         let _tap = TapGuard::set(backend.capture(), tap);
         let result = backend.execute(code, timeout, &run.rx);
         drop(run);
-        if !backend.is_running() {
-            self.slot().take();
-        }
+        self.after(&backend);
         result
     }
 
     fn restart(&self) -> Result<(), Error> {
         let backend = self.current()?;
         let outcome = backend.restart(self.config.timeout);
-        if !backend.is_running() {
-            self.slot().take();
-        }
+        self.after(&backend);
         outcome
     }
 
@@ -417,6 +413,88 @@ impl Inner {
 
     fn is_running(&self) -> bool {
         self.slot().as_ref().is_some_and(|b| b.is_running())
+    }
+}
+
+/// What the async fast path came to.
+#[cfg(feature = "tokio")]
+pub(crate) enum Quick {
+    /// Answered while the caller looked.
+    Done(Box<Result<ExecutionResult, Error>>),
+    /// Still running: the closure waits for the rest (blocking), to be run off the
+    /// executor's thread. It holds the session's turn until it returns.
+    Later(Box<dyn FnOnce() -> Result<ExecutionResult, Error> + Send>),
+    /// Not possible now (the session is busy, or not embedded): queue as usual.
+    Queue,
+}
+
+/// A turn among the session's calls taken with `FifoLock::try_now`; ends when dropped.
+#[cfg(feature = "tokio")]
+struct OwnedTurn(Arc<Inner>);
+
+#[cfg(feature = "tokio")]
+impl Drop for OwnedTurn {
+    fn drop(&mut self) {
+        self.0.calls.release();
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Inner {
+    /// The async fast path: when the session is idle, sends `code` to an embedded
+    /// session's worker at once and looks for the answer for up to `spin`, so a quick
+    /// call needs no other thread.
+    pub(crate) fn quick_execute(
+        self: &Arc<Self>,
+        code: &str,
+        timeout: Duration,
+        spin: Duration,
+    ) -> Quick {
+        if !self.calls.try_now() {
+            return Quick::Queue;
+        }
+        let turn = OwnedTurn(self.clone());
+        let backend = match self.current() {
+            Ok(backend) => backend,
+            Err(e) => return Quick::Done(Box::new(Err(e))),
+        };
+        let Some(embedded) = backend.embedded() else {
+            return Quick::Queue;
+        };
+        let run = self.interrupts.begin();
+        let flight = match embedded.begin_execute(code, timeout) {
+            Ok(flight) => flight,
+            Err(e) => return Quick::Done(Box::new(Err(e))),
+        };
+        if let Some(r) = flight.as_ref().and_then(|f| f.quick(spin)) {
+            drop(run);
+            self.after(&backend);
+            drop(turn);
+            return Quick::Done(Box::new(Ok(r)));
+        }
+        let inner = self.clone();
+        let code = code.to_owned();
+        Quick::Later(Box::new(move || {
+            let result = match (backend.embedded(), flight) {
+                (Some(embedded), Some(flight)) => embedded.finish(flight, &run.rx),
+                // The startup code is due first: the whole execute, as the sync path does.
+                (Some(embedded), None) => embedded.execute(&code, timeout, &run.rx),
+                (None, _) => Err(Error::NotRunning),
+            };
+            drop(run);
+            inner.after(&backend);
+            drop(turn);
+            result
+        }))
+    }
+}
+
+impl Inner {
+    /// A call that left the backend stopped (startup failure, say) stops the session.
+    fn after(&self, backend: &Running) {
+        if !backend.is_running() {
+            self.slot().take();
+        }
     }
 }
 
@@ -468,6 +546,14 @@ impl Running {
         match self {
             Running::Embedded(b) => b.capture(),
             Running::Subprocess(b) => b.capture(),
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn embedded(&self) -> Option<&Embedded> {
+        match self {
+            Running::Embedded(b) => Some(b),
+            Running::Subprocess(_) => None,
         }
     }
 

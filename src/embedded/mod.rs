@@ -24,6 +24,36 @@ use crate::result::{ExecutionResult, PythonError, Status};
 use crate::session::{human, resolve_working_directory, Config};
 use crate::Error;
 
+/// A job sent to the worker, not yet answered.
+pub(crate) struct InFlight {
+    begun: Instant,
+    is_execute: bool,
+    run: u64,
+    ticket: Arc<Ticket>,
+    replies: Receiver<ExecutionResult>,
+    timeout: Duration,
+    thread: Arc<watchdog::WorkerThread>,
+    control: Arc<control::ControlShared>,
+}
+
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+impl InFlight {
+    /// The answer, if it comes within `spin` (looked for without blocking for longer).
+    pub(crate) fn quick(&self, spin: Duration) -> Option<ExecutionResult> {
+        let started = Instant::now();
+        loop {
+            if let Ok(mut r) = self.replies.try_recv() {
+                r.duration_ms = self.begun.elapsed().as_secs_f64() * 1000.0;
+                return Some(r);
+            }
+            if started.elapsed() >= spin {
+                return None;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// One running embedded session.
 pub(crate) struct Embedded {
     rt: &'static Runtime,
@@ -159,27 +189,74 @@ impl Embedded {
         timeout: Duration,
         interrupts: &Receiver<()>,
     ) -> Result<ExecutionResult, Error> {
+        let flight = self.begin(job, timeout)?;
+        self.finish(flight, interrupts)
+    }
+
+    /// Sends a job to the worker; [`finish`](Self::finish) waits for it.
+    fn begin(&self, job: Job, timeout: Duration) -> Result<InFlight, Error> {
         let begun = Instant::now();
         let is_execute = matches!(job, Job::Execute(_));
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
         let ticket = Ticket::new();
         let (reply, replies) = bounded(1);
-        let (thread, control) = {
-            let worker = self.lock_worker();
-            let worker = worker.as_ref().ok_or(Error::NotRunning)?;
-            let request = Request {
-                job,
-                run,
-                ticket: ticket.clone(),
-                timeout,
-                reply,
-            };
-            worker
-                .tx
-                .send(Msg::Run(request))
-                .map_err(|_| Error::NotRunning)?;
-            (worker.thread.clone(), worker.control.clone())
+        let worker = self.lock_worker();
+        let worker = worker.as_ref().ok_or(Error::NotRunning)?;
+        let request = Request {
+            job,
+            run,
+            ticket: ticket.clone(),
+            timeout,
+            reply,
         };
+        worker
+            .tx
+            .send(Msg::Run(request))
+            .map_err(|_| Error::NotRunning)?;
+        Ok(InFlight {
+            begun,
+            is_execute,
+            run,
+            ticket,
+            replies,
+            timeout,
+            thread: worker.thread.clone(),
+            control: worker.control.clone(),
+        })
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Starts running `code` for a caller that will not block: `None` when the session
+    /// must first re-run its startup code (then the caller uses [`execute`](Self::execute)).
+    pub(crate) fn begin_execute(
+        &self,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<Option<InFlight>, Error> {
+        if self.startup_pending.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        self.begin(Job::Execute(code.to_owned()), timeout).map(Some)
+    }
+
+    /// Waits for a job sent by [`begin`](Self::begin): until its deadline, then (if the
+    /// code is running) a grace period while it is stopped, then no longer: the worker
+    /// is abandoned.
+    pub(crate) fn finish(
+        &self,
+        flight: InFlight,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
+        let InFlight {
+            begun,
+            is_execute,
+            run,
+            ticket,
+            replies,
+            timeout,
+            thread,
+            control,
+        } = flight;
         let deadline = begun.checked_add(timeout);
         let first = match spin_recv(&replies) {
             Some(r) => Ok(Ok(r)),
