@@ -32,12 +32,14 @@ import ast
 import builtins
 import collections
 import io
+import json
 import linecache
 import os
 import sys
 import threading
 import time
 import traceback
+import types
 
 RUNTIME_FILE = "<pysession-runtime>"
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -389,6 +391,49 @@ class SessionState:
         except BaseException as e:
             return ("error", None, _describe(e))
 
+    def data(self, op, name, arg):
+        """Variables for the host, as JSON text: ``op`` is ``"get"`` (``name``), ``"set"``
+        (``name`` to the JSON ``arg``) or ``"list"`` (``arg``: include modules).
+        Returns ``(status, json_or_None, error)`` like ``run``."""
+        try:
+            if op == "get":
+                if name not in self.ns:
+                    return ("error", None, ("NameError", f"no variable named {name!r} in the session", ""))
+                value = self.ns[name]
+                try:
+                    return ("ok", json.dumps(value, default=_json_default, allow_nan=False), None)
+                except (TypeError, ValueError) as e:
+                    message = f"variable {name!r} (a {type(value).__name__}) cannot be converted to JSON: {e}"
+                    return ("error", None, ("TypeError", message, ""))
+            if op == "set":
+                if not name.isidentifier():
+                    return ("error", None, ("ValueError", f"{name!r} is not a valid Python name", ""))
+                self.ns[name] = json.loads(arg)
+                return ("ok", None, None)
+            if op == "list":
+                return ("ok", json.dumps(self._variables(bool(arg))), None)
+            return ("error", None, ("ValueError", f"unknown variable operation {op!r}", ""))
+        except Exception as e:
+            return ("error", None, _describe(e))
+
+    def _variables(self, modules):
+        import reprlib
+
+        short = reprlib.Repr()
+        short.maxstring = short.maxother = 80
+        found = []
+        for name, value in list(self.ns.items()):
+            if name.startswith("__") or name == "_":
+                continue
+            if isinstance(value, types.ModuleType) and not modules:
+                continue
+            try:
+                text = short.repr(value)
+            except Exception as e:
+                text = f"<repr failed: {type(e).__name__}>"
+            found.append([name, type(value).__name__, text])
+        return found
+
     def _run_code(self, code):
         if not code.co_flags & _CO_COROUTINE:
             return eval(code, self.ns)
@@ -440,6 +485,15 @@ def absorb_pending_stop():
     exceptions are raised at backward jumps like this loop's."""
     for _ in (0, 1):
         pass
+
+
+def _json_default(value):
+    # Bytes travel as a list of numbers, which serde reads as Vec<u8>.
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return list(bytes(value))
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _fresh_namespace():

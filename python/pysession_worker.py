@@ -201,6 +201,8 @@ def main(runtime, token):
             if op == "reset":
                 state.reset()
                 reply = ("ok", None, None)
+            elif op == "data":
+                reply = state.data(request["data_op"], request["name"], request["arg"])
             else:
                 reply = state.run(request["code"])
         except runtime.StopExecution:
@@ -216,7 +218,7 @@ def main(runtime, token):
         mark("end", ident)
         status, value, error = reply
         limit = request.get("limit")
-        if isinstance(value, str) and limit is not None and len(value) > limit:
+        if op != "data" and isinstance(value, str) and limit is not None and len(value) > limit:
             # Cut here, before it crosses the pipe; the host cuts again to exact bytes.
             head = limit // 2
             cut = len(value) - limit

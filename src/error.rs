@@ -39,6 +39,11 @@ pub enum Error {
     #[error("startup code raised {}: {}\n{}", .0.type_name, .0.message, .0.traceback)]
     Startup(PythonError),
 
+    /// A variable could not be read or written: there is no such name, or its value
+    /// does not convert (to JSON, or to the requested Rust type). The session is fine.
+    #[error("{0}")]
+    Variable(String),
+
     /// The startup code ran past its timeout and could not be stopped (it is blocked in
     /// C code). The session is stopped.
     #[error("{0}")]

@@ -143,6 +143,27 @@
 //! # Ok::<(), pysession::Error>(())
 //! ```
 //!
+//! # Variables
+//!
+//! [`Session::set`] and [`Session::get`] pass data in and out without writing Python
+//! source, for any serde type, converted through JSON: maps become `dict`, sequences
+//! `list`, strings `str`, numbers `int`/`float`, booleans `bool`, unit and `None`
+//! `None`; on the way out `bytes` become a `Vec<u8>`, tuples and sets sequences. A
+//! missing name, or a value that does not convert, is an [`Error::Variable`] that
+//! says which. [`Session::variables`] lists the user's names (not the runtime's, not
+//! imported modules unless asked) with their types and short reprs.
+//!
+//! ```
+//! use pysession::Session;
+//!
+//! let session = Session::new()?;
+//! session.set("prices", &vec![3.5, 4.25])?;
+//! session.execute("total = sum(prices)")?;
+//! assert_eq!(session.get::<f64>("total")?, 7.75);
+//! assert_eq!(session.variables()?.len(), 2);
+//! # Ok::<(), pysession::Error>(())
+//! ```
+//!
 //! # Interrupts
 //!
 //! [`Session::interrupt_handle`] gives an [`InterruptHandle`] (`Send + Sync + Clone`)
@@ -275,7 +296,7 @@ mod subprocess;
 
 pub use error::{Error, Result};
 pub use interrupt::InterruptHandle;
-pub use result::{ExecutionResult, PythonError, Status};
+pub use result::{ExecutionResult, PythonError, Status, Variable};
 pub use session::{Backend, Session, SessionBuilder};
 pub use stream::{Event, Execution};
 

@@ -61,6 +61,19 @@ impl std::fmt::Display for PythonError {
     }
 }
 
+/// One of a session's variables, as [`Session::variables`](crate::Session::variables)
+/// lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variable {
+    /// The name.
+    pub name: String,
+    /// The class name of the value, such as `int` or `DataFrame`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// A short `repr()` (at most about 80 characters).
+    pub repr: String,
+}
+
 /// The outcome of one [`Session::execute`](crate::Session::execute).
 ///
 /// Serializes to JSON with the field names shown here plus `success`.

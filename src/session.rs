@@ -13,7 +13,10 @@ use crate::fifo::FifoLock;
 use crate::interrupt::{InterruptHandle, Interrupts};
 use crate::stream::{EventSender, Execution};
 use crate::subprocess::{Limits, Subprocess};
-use crate::{Error, ExecutionResult};
+use crate::{Error, ExecutionResult, Status, Variable};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// Where a session's code runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -288,6 +291,75 @@ impl Session {
         done(self.inner.call(Call::Stop))
     }
 
+    /// The value of the session's variable `name`, converted through JSON: Python
+    /// `dict`/`list`/`str`/`int`/`float`/`bool`/`None` map to the JSON-like Rust types
+    /// serde knows (`bytes` to a `Vec<u8>`; tuples and sets to sequences).
+    ///
+    /// Fails with [`Error::Variable`] when there is no such variable or its value does
+    /// not convert (to JSON, or to `T`).
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
+        let json = self.data("get", name, String::new())?;
+        serde_json::from_str(&json).map_err(|e| {
+            Error::Variable(format!(
+                "variable {name:?} does not convert to {}: {e}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Sets the session's variable `name` to `value`, converted through JSON (maps
+    /// become `dict`, sequences `list`, and so on; a `Vec<u8>` becomes a `list` of
+    /// ints).
+    pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), Error> {
+        let json = serde_json::to_string(value).map_err(|e| {
+            Error::Variable(format!(
+                "the value for {name:?} cannot be converted to JSON: {e}"
+            ))
+        })?;
+        self.data("set", name, json).map(|_| ())
+    }
+
+    /// The user's variables: every name in the session's namespace but the runtime's
+    /// own (`__name__`, ...) and imported modules, with its type and a short repr.
+    pub fn variables(&self) -> Result<Vec<Variable>, Error> {
+        self.list_variables(false)
+    }
+
+    /// Like [`variables`](Self::variables), imported modules included.
+    pub fn variables_including_modules(&self) -> Result<Vec<Variable>, Error> {
+        self.list_variables(true)
+    }
+
+    fn list_variables(&self, modules: bool) -> Result<Vec<Variable>, Error> {
+        let json = self.data("list", "", if modules { "1" } else { "" }.to_string())?;
+        let listed: Vec<(String, String, String)> = serde_json::from_str(&json).map_err(|e| {
+            Error::Interpreter(format!("the variable list is not what was expected: {e}"))
+        })?;
+        Ok(listed
+            .into_iter()
+            .map(|(name, type_name, repr)| Variable {
+                name,
+                type_name,
+                repr,
+            })
+            .collect())
+    }
+
+    fn data(&self, op: &'static str, name: &str, arg: String) -> Result<String, Error> {
+        let r = executed(self.inner.call(Call::Data {
+            op,
+            name: name.to_owned(),
+            arg,
+        }))?;
+        match (r.status, r.error) {
+            (Status::Ok, _) => Ok(r.value.unwrap_or_default()),
+            (_, Some(e)) => Err(Error::Variable(e.message)),
+            (status, None) => Err(Error::Variable(format!(
+                "the variable operation ended with status {status}"
+            ))),
+        }
+    }
+
     /// A handle that interrupts whatever this session is running, from any thread.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle::new(self.inner.interrupts.clone())
@@ -325,6 +397,12 @@ pub(crate) enum Call {
     },
     Restart,
     Stop,
+    /// A variable operation: get, set or list (see `SessionState.data`).
+    Data {
+        op: &'static str,
+        name: String,
+        arg: String,
+    },
 }
 
 /// What a call gave.
@@ -367,6 +445,12 @@ impl Inner {
                 .execute(&code, timeout, tap)
                 .map(|r| Answer::Executed(Box::new(r))),
             Call::Restart => self.restart().map(|()| Answer::Done),
+            Call::Data { op, name, arg } => {
+                let backend = self.current()?;
+                let r = backend.data(op, &name, arg, self.config.timeout);
+                self.after(&backend);
+                r.map(|r| Answer::Executed(Box::new(r)))
+            }
             Call::Stop => self.stop().map(|()| Answer::Done),
         }
     }
@@ -525,6 +609,19 @@ impl Running {
         match self {
             Running::Embedded(b) => b.execute(code, timeout, interrupts),
             Running::Subprocess(b) => b.execute(code, timeout, interrupts),
+        }
+    }
+
+    fn data(
+        &self,
+        op: &'static str,
+        name: &str,
+        arg: String,
+        timeout: Duration,
+    ) -> Result<ExecutionResult, Error> {
+        match self {
+            Running::Embedded(b) => b.data(op, name, arg, timeout),
+            Running::Subprocess(b) => b.data(op, name, arg, timeout),
         }
     }
 

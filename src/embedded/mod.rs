@@ -143,6 +143,24 @@ impl Embedded {
         Ok(r)
     }
 
+    /// A variable operation (see [`Job::Data`]).
+    pub(crate) fn data(
+        &self,
+        op: &'static str,
+        name: &str,
+        arg: String,
+        timeout: Duration,
+    ) -> Result<ExecutionResult, Error> {
+        self.run(
+            Job::Data {
+                op,
+                name: name.to_owned(),
+                arg,
+            },
+            timeout,
+        )
+    }
+
     /// Where the session's output is collected.
     pub(crate) fn capture(&self) -> &Arc<CaptureShared> {
         &self.capture

@@ -35,6 +35,12 @@ pub(crate) enum Job {
     Startup,
     /// Fresh namespace, then the startup code.
     Restart,
+    /// A variable operation (`SessionState.data`): get, set or list, as JSON.
+    Data {
+        op: &'static str,
+        name: String,
+        arg: String,
+    },
 }
 
 pub(crate) struct Request {
@@ -289,6 +295,7 @@ impl Context {
             Job::Restart => state
                 .call_method0(intern!(py, "reset"))
                 .and_then(|_| self.startup(py, state)),
+            Job::Data { op, name, arg } => state.call_method1(intern!(py, "data"), (op, name, arg)),
         };
         let stopped = self.control.was_stopped();
         // Leaving Running under the interpreter lock: the watchdog raises no more.
@@ -350,7 +357,11 @@ impl Context {
         };
         let item = |i: usize| outcome.get_item(i).ok().filter(|v| !v.is_none());
         let status = item(0).map(|s| lossy(&s)).unwrap_or_default();
-        r.value = item(1).map(|v| bound_text(lossy(&v), self.cfg.output_limit));
+        r.value = item(1).map(|v| match req.job {
+            // Data for the host, not text for a reader: never cut.
+            Job::Data { .. } => lossy(&v),
+            _ => bound_text(lossy(&v), self.cfg.output_limit),
+        });
         let error = item(2).map(|e| {
             let part = |i: usize| e.get_item(i).map(|p| lossy(&p)).unwrap_or_default();
             (part(0), part(1), part(2))

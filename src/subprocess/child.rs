@@ -238,17 +238,19 @@ impl ChildProcess {
         Ok(())
     }
 
-    /// Sends request `id` (run `code`), giving up at `deadline`.
+    /// Sends request `id` (`request` is its JSON object, to which the id and the
+    /// output limit are added), giving up at `deadline`.
     pub(crate) fn send(
         &mut self,
         id: u64,
-        op: &str,
-        code: &str,
+        mut request: serde_json::Value,
         deadline: Instant,
     ) -> std::io::Result<()> {
-        let body =
-            serde_json::json!({ "id": id, "op": op, "code": code, "limit": self.output_limit });
-        self.write_frame(body.to_string().as_bytes(), deadline)
+        if let Some(fields) = request.as_object_mut() {
+            fields.insert("id".into(), id.into());
+            fields.insert("limit".into(), self.output_limit.into());
+        }
+        self.write_frame(request.to_string().as_bytes(), deadline)
     }
 
     /// From now on the child's output goes to `sink`.

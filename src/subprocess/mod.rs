@@ -70,8 +70,7 @@ impl Recipe {
             &mut child,
             &private,
             id,
-            "run",
-            &self.startup_code,
+            serde_json::json!({ "op": "run", "code": self.startup_code }),
             self.timeout,
             self.grace,
             false,
@@ -117,8 +116,7 @@ fn exchange(
     child: &mut ChildProcess,
     capture: &CaptureShared,
     id: u64,
-    op: &str,
-    code: &str,
+    request: serde_json::Value,
     timeout: Duration,
     grace: Duration,
     with_background: bool,
@@ -131,7 +129,7 @@ fn exchange(
         + timeout
             .saturating_add(grace)
             .min(Duration::from_secs(86_400));
-    match child.send(id, op, code, send_by) {
+    match child.send(id, request, send_by) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             let how = child.kill();
@@ -300,6 +298,31 @@ impl Subprocess {
         timeout: Duration,
         interrupts: &Receiver<()>,
     ) -> Result<ExecutionResult, Error> {
+        let request = serde_json::json!({ "op": "run", "code": code });
+        self.request(request, timeout, interrupts, true)
+    }
+
+    /// A variable operation: `SessionState.data` in the child.
+    pub(crate) fn data(
+        &self,
+        op: &'static str,
+        name: &str,
+        arg: String,
+        timeout: Duration,
+    ) -> Result<ExecutionResult, Error> {
+        let request = serde_json::json!({ "op": "data", "data_op": op, "name": name, "arg": arg });
+        self.request(request, timeout, &crossbeam_channel::never(), false)
+    }
+
+    /// Sends one request; `is_execute` says it is user code (its value is cut to the
+    /// output limit, its result carries the background output).
+    fn request(
+        &self,
+        request: serde_json::Value,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+        is_execute: bool,
+    ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
         let mut slot = self.lock_child();
         if !self.running.load(Ordering::Acquire) {
@@ -333,15 +356,16 @@ impl Subprocess {
             child,
             &self.capture,
             id,
-            "run",
-            code,
+            request,
             left,
             self.recipe.grace,
-            true,
+            is_execute,
             interrupts,
         );
         let mut r = match exchanged {
-            Exchange::Reply(reply, out, reason) => self.result(reply, out, timeout, reason),
+            Exchange::Reply(reply, out, reason) => {
+                self.result(reply, out, timeout, reason, is_execute)
+            }
             Exchange::Stuck(out, how, reason) => {
                 *slot = None;
                 restarted(
@@ -384,9 +408,12 @@ impl Subprocess {
         out: RunOutput,
         timeout: Duration,
         reason: StopReason,
+        is_execute: bool,
     ) -> ExecutionResult {
         let mut r = ExecutionResult::empty(Status::Ok);
         match reply.status.as_str() {
+            // Data for the host is never cut.
+            "ok" if !is_execute => r.value = reply.value,
             "ok" => r.value = reply.value.map(|v| bound_text(v, self.output_limit)),
             "stopped" => {
                 let stack = reply.error.map(|e| e.2).unwrap_or_default();

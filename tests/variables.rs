@@ -1,0 +1,118 @@
+//! Passing data in and out without writing Python source: get, set, variables.
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use pysession::Error;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Point {
+    x: i64,
+    y: f64,
+    label: String,
+    tags: Vec<String>,
+}
+
+#[test]
+fn values_set_from_rust_are_python_values_and_come_back() {
+    let s = session();
+    s.set("n", &42).expect("set");
+    s.set("name", "pysession").expect("set");
+    s.set("flags", &vec![true, false]).expect("set");
+    let p = Point {
+        x: 3,
+        y: 0.5,
+        label: "p".into(),
+        tags: vec!["a".into(), "b".into()],
+    };
+    s.set("point", &p).expect("set");
+    // They are plain Python values in the session.
+    assert_eq!(
+        value(
+            &s,
+            "(type(n).__name__, type(name).__name__, type(flags).__name__, type(point).__name__)"
+        )
+        .as_deref(),
+        Some("('int', 'str', 'list', 'dict')")
+    );
+    assert_eq!(
+        value(&s, "point['tags'][1] + name[:2]").as_deref(),
+        Some("'bpy'")
+    );
+    assert_eq!(s.get::<i64>("n").expect("get"), 42);
+    assert_eq!(s.get::<String>("name").expect("get"), "pysession");
+    assert_eq!(s.get::<Vec<bool>>("flags").expect("get"), vec![true, false]);
+    assert_eq!(s.get::<Point>("point").expect("get"), p);
+    assert_alive(&s);
+}
+
+#[test]
+fn values_made_by_python_code_convert_to_rust_types() {
+    let s = session();
+    ok(&s, "d = {'a': [1, 2.5, None, True], 'b': 'x'}\nraw = b'\\x00\\xff'\nt = (1, 2)\nbig = 10 ** 30");
+    let d: serde_json::Value = s.get("d").expect("get");
+    assert_eq!(d, serde_json::json!({"a": [1, 2.5, null, true], "b": "x"}));
+    let m: BTreeMap<String, serde_json::Value> = s.get("d").expect("get");
+    assert_eq!(m["b"], "x");
+    assert_eq!(s.get::<Vec<u8>>("raw").expect("bytes"), vec![0, 255]);
+    assert_eq!(s.get::<(i32, i32)>("t").expect("tuple"), (1, 2));
+    let e = s.get::<i64>("big").expect_err("too big for i64");
+    assert!(matches!(e, Error::Variable(_)), "{e:?}");
+    assert_alive(&s);
+}
+
+#[test]
+fn missing_and_unconvertible_variables_are_clear_errors() {
+    let s = session();
+    let e = s.get::<i64>("nowhere").expect_err("missing");
+    assert!(matches!(e, Error::Variable(_)), "{e:?}");
+    assert!(e.to_string().contains("no variable named 'nowhere'"), "{e}");
+
+    ok(&s, "f = lambda: 1\ntext = 'abc'\nnan = float('nan')");
+    let e = s.get::<serde_json::Value>("f").expect_err("a function");
+    assert!(e.to_string().contains("cannot be converted"), "{e}");
+    assert!(e.to_string().contains("function"), "{e}");
+    let e = s.get::<i64>("text").expect_err("wrong type");
+    assert!(e.to_string().contains("does not convert"), "{e}");
+    let e = s.get::<f64>("nan").expect_err("NaN is not JSON");
+    assert!(matches!(e, Error::Variable(_)), "{e:?}");
+
+    let e = s.set("1abc", &1).expect_err("not a name");
+    assert!(e.to_string().contains("not a valid Python name"), "{e}");
+    // serde_json writes a NaN as null.
+    s.set("x", &f64::NAN).expect("set");
+    assert_eq!(value(&s, "x is None").as_deref(), Some("True"));
+    // Nothing of that hurt the session.
+    assert_eq!(value(&s, "text").as_deref(), Some("'abc'"));
+    assert_alive(&s);
+}
+
+#[test]
+fn variables_lists_the_users_names_with_type_and_short_repr() {
+    let s = session();
+    ok(
+        &s,
+        "import math\nx = 1\nwords = 'w' * 500\ndef f():\n    pass\nclass C:\n    pass",
+    );
+    let vars = s.variables().expect("variables");
+    let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["x", "words", "f", "C"], "{vars:#?}");
+    let x = &vars[0];
+    assert_eq!((x.type_name.as_str(), x.repr.as_str()), ("int", "1"));
+    assert_eq!(vars[1].type_name, "str");
+    assert!(vars[1].repr.len() < 100, "a short repr: {}", vars[1].repr);
+    assert_eq!(vars[2].type_name, "function");
+    assert_eq!(vars[3].type_name, "type");
+    let all = s.variables_including_modules().expect("variables");
+    assert!(
+        all.iter()
+            .any(|v| v.name == "math" && v.type_name == "module"),
+        "{all:#?}"
+    );
+    // After a restart, the user's names are gone.
+    s.restart().expect("restart");
+    assert!(s.variables().expect("variables").is_empty());
+    assert_alive(&s);
+}
