@@ -1,11 +1,11 @@
 //! Session costs, embedded and subprocess side by side: an execute round trip, output,
-//! start, restart and stop.
+//! start, restart and stop, 100 MB of bytes in and out.
 //!
 //! `cargo bench --bench sessions`. Setup (interpreter start, the session) stays outside
 //! the timed part. Subprocess sessions run `/usr/bin/python3` (or `PYSESSION_BENCH_PYTHON`).
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pysession::{Backend, Session, SessionBuilder};
 
 const BACKENDS: [(&str, Backend); 2] = [
@@ -156,5 +156,38 @@ fn asynchronous(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, execute, lifecycle, asynchronous);
+/// 100 MB of bytes into a session and out again, next to copying them in memory.
+fn data(c: &mut Criterion) {
+    const SIZE: usize = 100_000_000;
+    let payload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let mut group = c.benchmark_group("data");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(SIZE as u64));
+    group.bench_function("memory [copy 100 MB]", |b| {
+        b.iter(|| std::hint::black_box(payload.clone()))
+    });
+    for (name, backend) in BACKENDS {
+        let session = start(backend);
+        group.bench_function(format!("set_bytes [100 MB] {name}"), |b| {
+            b.iter(|| {
+                session
+                    .set_bytes("blob", payload.as_slice())
+                    .expect("set_bytes")
+            })
+        });
+        group.bench_function(format!("set_bytes [100 MB, Vec handed over] {name}"), |b| {
+            b.iter_batched(
+                || payload.clone(),
+                |owned| session.set_bytes("blob", owned).expect("set_bytes"),
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function(format!("get_bytes [100 MB] {name}"), |b| {
+            b.iter(|| session.get_bytes("blob").expect("get_bytes"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, execute, lifecycle, asynchronous, data);
 criterion_main!(benches);

@@ -40,6 +40,7 @@ import threading
 import time
 import traceback
 import types
+import weakref
 
 RUNTIME_FILE = "<pysession-runtime>"
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -293,6 +294,7 @@ def install():
     time.sleep = _sleep
     threading.Thread.start = _thread_start
     os.chdir = _chdir
+    install_display()
     if not getattr(sys, "argv", None):
         sys.argv = [""]
     if "" not in sys.path:
@@ -358,27 +360,17 @@ class SessionState:
         """Run one cell. Returns ``(status, value_repr, error)``.
 
         ``status`` is ``"ok"``, ``"error"`` or ``"stopped"``; ``error`` is
-        ``(type_name, message, traceback_text)`` or None.
+        ``(type_name, message, traceback_text)`` or None. A trailing expression whose
+        value has rich representations is also displayed (as the value's bundle), and
+        the session's open matplotlib figures are displayed and closed afterwards.
         """
         _restore_streams()
         filename = f"<cell {next(_cell_counter)}>"
         try:
-            try:
-                tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | _FLAGS, dont_inherit=True)
-            except (SyntaxError, ValueError) as e:
-                self._remember_source(filename, code)
-                return ("error", None, _describe(e))
-            self._remember_source(filename, code)
-            body = tree.body
-            last = None
-            if body and isinstance(body[-1], ast.Expr):
-                last = ast.Expression(body.pop().value)
-            if body:
-                self._run_code(compile(tree, filename, "exec", _FLAGS, dont_inherit=True))
-            if last is None:
-                return ("ok", None, None)
-            value = self._run_code(compile(last, filename, "eval", _FLAGS, dont_inherit=True))
-            return ("ok", None if value is None else repr(value), None)
+            outcome = self._cell(code, filename)
+            if "matplotlib.pyplot" in sys.modules:
+                flush_figures(self)
+            return outcome
         except StopExecution as e:
             try:
                 # No further stop is raised after this; one already pending lands in
@@ -388,14 +380,57 @@ class SessionState:
             except StopExecution:
                 pass
             return ("stopped", None, ("StopExecution", "", _format_stack(e)))
+
+    def _cell(self, code, filename):
+        try:
+            tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | _FLAGS, dont_inherit=True)
+        except (SyntaxError, ValueError) as e:
+            self._remember_source(filename, code)
+            return ("error", None, _describe(e))
+        self._remember_source(filename, code)
+        try:
+            body = tree.body
+            last = None
+            if body and isinstance(body[-1], ast.Expr):
+                last = ast.Expression(body.pop().value)
+            if body:
+                self._run_code(compile(tree, filename, "exec", _FLAGS, dont_inherit=True))
+            if last is None:
+                return ("ok", None, None)
+            value = self._run_code(compile(last, filename, "eval", _FLAGS, dont_inherit=True))
+            if value is None:
+                return ("ok", None, None)
+            text = repr(value)
+            bundle = mime_bundle(value, plain=text, rich_only=True)
+            if bundle is not None:
+                _emit((self, None), bundle, True)
+            return ("ok", text, None)
+        except StopExecution:
+            raise
         except BaseException as e:
             return ("error", None, _describe(e))
 
     def data(self, op, name, arg):
         """Variables for the host, as JSON text: ``op`` is ``"get"`` (``name``), ``"set"``
-        (``name`` to the JSON ``arg``) or ``"list"`` (``arg``: include modules).
-        Returns ``(status, json_or_None, error)`` like ``run``."""
+        (``name`` to the JSON ``arg``) or ``"list"`` (``arg``: include modules); or as
+        bytes: ``"get_bytes"`` and ``"set_bytes"`` (``arg`` is the bytes).
+        Returns ``(status, json_or_bytes_or_None, error)`` like ``run``."""
         try:
+            if op == "get_bytes":
+                if name not in self.ns:
+                    return ("error", None, ("NameError", f"no variable named {name!r} in the session", ""))
+                value = self.ns[name]
+                if isinstance(value, bytes):
+                    return ("ok", value, None)
+                if isinstance(value, (bytearray, memoryview)):
+                    return ("ok", bytes(value), None)
+                message = f"variable {name!r} is a {type(value).__name__}, not bytes, bytearray or memoryview"
+                return ("error", None, ("TypeError", message, ""))
+            if op == "set_bytes":
+                if not name.isidentifier():
+                    return ("error", None, ("ValueError", f"{name!r} is not a valid Python name", ""))
+                self.ns[name] = arg if type(arg) is bytes else bytes(arg)
+                return ("ok", None, None)
             if op == "get":
                 if name not in self.ns:
                     return ("error", None, ("NameError", f"no variable named {name!r} in the session", ""))
@@ -522,6 +557,321 @@ def unbind_thread():
     ident = _get_ident()
     _owners.pop(ident, None)
     _controls.pop(ident, None)
+
+
+# ---------------------------------------------------------------------------
+# Rich output: display(), MIME bundles, matplotlib figures
+
+# Representation methods, as notebooks look them up (on the type, not the instance, so
+# objects that answer every attribute do not claim every format).
+_REPR_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("text/latex", "_repr_latex_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("image/gif", "_repr_gif_"),
+    ("application/pdf", "_repr_pdf_"),
+    ("application/json", "_repr_json_"),
+    ("application/javascript", "_repr_javascript_"),
+)
+_BACKEND = "module://pysession_matplotlib"
+# Who displays from threads no session owns: the one session of a subprocess.
+_fallback_owner = None
+_figure_counter = iter(range(1, 1 << 62))
+
+
+def _owner():
+    return _owners.get(_get_ident(), _fallback_owner)
+
+
+def _is_json(mime):
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def _is_binary(mime):
+    return (mime.startswith("image/") and mime != "image/svg+xml") or mime in (
+        "application/pdf",
+        "application/octet-stream",
+    )
+
+
+def _normalize(mime, data):
+    """One representation as the host takes it: bytes for binary types (base64 text
+    is decoded, as notebooks accept it), JSON text for JSON types, str otherwise.
+    None: no representation."""
+    if isinstance(data, tuple) and len(data) == 2:
+        data = data[0]  # (data, metadata)
+    if data is None:
+        return None
+    if _is_json(mime):
+        if isinstance(data, (str, bytes)):
+            data = json.loads(data)
+        return json.dumps(data, default=_json_default, allow_nan=False)
+    if _is_binary(mime):
+        if isinstance(data, str):
+            import base64
+
+            return base64.b64decode(data)
+        return bytes(data)
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data).decode("utf-8", "replace")
+    return str(data)
+
+
+def _formatter_failed(obj, what, exc):
+    sys.stderr.write(
+        f"display: {type(obj).__name__}.{what} failed, that representation is left out: "
+        f"{type(exc).__name__}: {exc}\n"
+    )
+
+
+def mime_bundle(obj, plain=None, rich_only=False, include=None, exclude=None):
+    """``obj``'s representations as ``{mime: str | bytes}``, ``text/plain`` (its
+    repr, or ``plain``) always among them. With ``rich_only``, None when it has no
+    other."""
+    bundle = {}
+    cls = type(obj)
+    if getattr(cls, "_repr_mimebundle_", None) is not None:
+        try:
+            got = obj._repr_mimebundle_(include=include, exclude=exclude)
+            if isinstance(got, tuple):
+                got = got[0]
+            for mime, data in dict(got or {}).items():
+                data = _normalize(mime, data)
+                if data is not None:
+                    bundle[mime] = data
+        except Exception as e:
+            _formatter_failed(obj, "_repr_mimebundle_()", e)
+    for mime, method in _REPR_METHODS:
+        if mime in bundle or getattr(cls, method, None) is None:
+            continue
+        try:
+            data = _normalize(mime, getattr(obj, method)())
+        except Exception as e:
+            _formatter_failed(obj, method + "()", e)
+            continue
+        if data is not None:
+            bundle[mime] = data
+    if "image/png" not in bundle and _is_figure(obj):
+        try:
+            bundle["image/png"] = _figure_png(obj)
+        except Exception as e:
+            _formatter_failed(obj, "savefig()", e)
+    if plain is not None:
+        # The value's repr, already made for the result.
+        bundle.pop("text/plain", None)
+    if include is not None:
+        bundle = {m: d for m, d in bundle.items() if m in include}
+    if exclude is not None:
+        bundle = {m: d for m, d in bundle.items() if m not in exclude}
+    if rich_only and not bundle:
+        return None
+    if "text/plain" not in bundle and (include is None or "text/plain" in include) and (
+        exclude is None or "text/plain" not in exclude
+    ):
+        bundle["text/plain"] = repr(obj) if plain is None else plain
+    return bundle
+
+
+def display(*objs, raw=False, include=None, exclude=None, metadata=None, **kwargs):
+    """Show objects the way a notebook does: each becomes one item of the result's
+    ``display`` list (a MIME bundle: HTML, PNG, ... and ``text/plain``), in order.
+
+    ``raw=True``: each object already is a bundle, a dict of MIME type to data.
+    ``include``/``exclude`` keep or leave out MIME types. Other notebook arguments
+    (``metadata``, ``display_id``, ...) are accepted and have no effect here.
+    """
+    owner = _owner()
+    for obj in objs:
+        if raw:
+            if not isinstance(obj, dict):
+                raise TypeError(
+                    f"display(raw=True) takes dicts of MIME type to data, not {type(obj).__name__}"
+                )
+            bundle = {}
+            for mime, data in obj.items():
+                data = _normalize(str(mime), data)
+                if data is not None:
+                    bundle[str(mime)] = data
+        else:
+            bundle = mime_bundle(obj, include=include, exclude=exclude)
+        if not bundle:
+            continue
+        if owner is None:
+            # Not a session's thread: the host's own code; show the text.
+            print(bundle.get("text/plain", ""))
+            continue
+        _emit(owner, bundle, False)
+
+
+def _emit(owner, bundle, is_value):
+    state, run = owner
+    state.capture.display(list(bundle.items()), is_value, run)
+
+
+def _is_figure(obj):
+    figure = sys.modules.get("matplotlib.figure")
+    return figure is not None and isinstance(obj, figure.Figure)
+
+
+def _figure_png(fig):
+    """The figure as PNG, at its own size and dpi (6.4 x 4.8 in at 100 dpi: 640 x 480)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    # savefig leaves the figure marked changed (it restores the dpi and colours it
+    # rendered with); what changes it from now on marks it again.
+    fig.stale = False
+    fig._pysession_shown = True
+    return buf.getvalue()
+
+
+def _captures_figures():
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is None:
+        return False
+    backend = dict.get(matplotlib.rcParams, "backend")
+    return isinstance(backend, str) and backend.lower() in (_BACKEND, "agg")
+
+
+def flush_figures(state):
+    """Displays the session's open pyplot figures that were not shown since they last
+    changed, in the order they were made, and closes them all."""
+    if not _captures_figures():
+        return
+    plt = sys.modules["matplotlib.pyplot"]
+    helpers = sys.modules["matplotlib._pylab_helpers"]
+    mine = []
+    for manager in helpers.Gcf.get_all_fig_managers():
+        fig = manager.canvas.figure
+        owner = getattr(fig, "_pysession_owner", None)
+        if owner is None or owner() is state:
+            mine.append((getattr(fig, "_pysession_order", 0), manager.num, fig))
+    mine.sort(key=lambda entry: entry[:2])
+    try:
+        for _, _, fig in mine:
+            if getattr(fig, "_pysession_shown", False) and not fig.stale:
+                continue
+            try:
+                bundle = {"image/png": _figure_png(fig), "text/plain": repr(fig)}
+            except Exception as e:
+                _formatter_failed(fig, "savefig()", e)
+                continue
+            _emit((state, None), bundle, False)
+    finally:
+        for _, _, fig in mine:
+            plt.close(fig)
+
+
+def _backend_attribute(name):
+    """The ``pysession_matplotlib`` backend, made on first use (importing Agg is slow)."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    module = sys.modules["pysession_matplotlib"]
+    if "FigureCanvas" not in module.__dict__:
+        from matplotlib.backend_bases import FigureManagerBase
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        class FigureManager(FigureManagerBase):
+            """Remembers the session a figure belongs to; ``fig.show()`` displays it."""
+
+            def __init__(self, canvas, num):
+                super().__init__(canvas, num)
+                owner = _owner()
+                figure = canvas.figure
+                figure._pysession_owner = None if owner is None else weakref.ref(owner[0])
+                figure._pysession_order = next(_figure_counter)
+
+            def show(self):
+                display(self.canvas.figure)
+
+        class FigureCanvas(FigureCanvasAgg):
+            manager_class = FigureManager
+
+        def show(*args, **kwargs):
+            """``plt.show()``: displays the session's figures now, and closes them."""
+            owner = _owner()
+            if owner is not None:
+                flush_figures(owner[0])
+
+        module.FigureCanvas = FigureCanvas
+        module.FigureManager = FigureManager
+        module.show = show
+    try:
+        return module.__dict__[name]
+    except KeyError:
+        raise AttributeError(f"module 'pysession_matplotlib' has no attribute {name!r}") from None
+
+
+def _configure_matplotlib(matplotlib):
+    """Without a display, figures render with Agg and come back as PNG: the session's
+    backend, unless the user chose one (``MPLBACKEND``, matplotlibrc, ``use()``)."""
+    try:
+        rcsetup = sys.modules.get("matplotlib.rcsetup")
+        sentinel = getattr(rcsetup, "_auto_backend_sentinel", None)
+        if sentinel is not None and dict.get(matplotlib.rcParams, "backend") is sentinel:
+            matplotlib.rcParams["backend"] = _BACKEND
+    except Exception as e:
+        sys.stderr.write(f"pysession: could not set the matplotlib backend: {e}\n")
+
+
+class _ConfiguringLoader:
+    """Runs matplotlib's own loader, then configures it."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        spec = module.__spec__
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        _configure_matplotlib(module)
+
+
+class _MatplotlibFinder:
+    """A ``sys.meta_path`` entry that sees matplotlib being imported."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "matplotlib":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ConfiguringLoader(spec.loader)
+        return spec
+
+
+def install_display(fallback=None):
+    """``display`` for every session (a builtin, as in notebooks) and figures as PNG.
+    ``fallback`` owns the output of threads no session owns (a subprocess's one
+    session)."""
+    global _fallback_owner
+    if fallback is not None:
+        _fallback_owner = (fallback, None)
+    builtins.display = display
+    if "pysession_matplotlib" not in sys.modules:
+        backend = types.ModuleType("pysession_matplotlib")
+        backend.__getattr__ = _backend_attribute
+        sys.modules["pysession_matplotlib"] = backend
+    if not any(isinstance(f, _MatplotlibFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _MatplotlibFinder())
+    if "matplotlib" in sys.modules:
+        _configure_matplotlib(sys.modules["matplotlib"])
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,12 @@ markers around each request so that the host can tell which request wrote what:
 
 The token is random per process, so user output cannot forge a marker.
 
+A JSON frame whose object has ``"blobs": n`` is followed by ``n`` raw frames, bytes
+that travel as they are (a display's PNG, say) instead of inside the JSON. Besides its
+reply, a request may send display frames (``{"id", "display", "is_value", "blobs"}``)
+while it runs; so may threads it started, later (with the id of the request running
+then, 0 between requests).
+
 A SIGINT while a request runs raises the runtime's ``StopExecution`` in the main
 thread; between requests it is ignored, so a late interrupt never lands in the next
 request. The host repeats it every 50 ms while the code keeps going; from the third on,
@@ -27,6 +33,7 @@ import json
 import os
 import signal
 import sys
+import threading
 
 _REQUESTS = 3
 _REPLIES = 4
@@ -62,12 +69,26 @@ def _read_exact(n):
     return b"".join(chunks)
 
 
-def read_frame():
+def _read_raw():
     head = _read_exact(4)
     if head is None:
         return None
-    body = _read_exact(int.from_bytes(head, "little"))
-    return None if body is None else json.loads(body)
+    return _read_exact(int.from_bytes(head, "little"))
+
+
+def read_frame():
+    """The next request and its blobs; None at the end of the requests."""
+    body = _read_raw()
+    if body is None:
+        return None
+    request = json.loads(body)
+    blobs = []
+    for _ in range(request.get("blobs", 0)):
+        blob = _read_raw()
+        if blob is None:
+            return None
+        blobs.append(blob)
+    return request, blobs
 
 
 def _write_all(fd, data):
@@ -77,9 +98,44 @@ def _write_all(fd, data):
         view = view[written:]
 
 
-def write_frame(obj):
+# Frames come from the main thread (replies) and from any thread (displays), one at a
+# time; a stop never lands halfway through one (see `main`).
+_frame_lock = threading.Lock()
+_writing = threading.local()
+
+
+def write_frame(obj, blobs=()):
     body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")
-    _write_all(_REPLIES, len(body).to_bytes(4, "little") + body)
+    parts = [len(body).to_bytes(4, "little"), body]
+    for blob in blobs:
+        parts.append(len(blob).to_bytes(4, "little"))
+        parts.append(blob)
+    with _frame_lock:
+        _writing.active = True
+        try:
+            for part in parts:
+                _write_all(_REPLIES, part)
+        finally:
+            _writing.active = False
+
+
+class _WireCapture:
+    """Where the runtime sends a display: a frame to the host, binary data as blobs."""
+
+    def __init__(self):
+        self.request = 0
+
+    def display(self, items, is_value, run=None):
+        blobs = []
+        out = []
+        for mime, data in items:
+            if isinstance(data, bytes):
+                out.append([mime, {"blob": len(blobs)}])
+                blobs.append(data)
+            else:
+                out.append([mime, _clean(data)])
+        frame = {"id": self.request, "display": out, "is_value": bool(is_value), "blobs": len(blobs)}
+        write_frame(frame, blobs)
 
 
 def _clean(value):
@@ -154,7 +210,8 @@ def main(runtime, token):
 
     def on_sigint(signum, frame):
         nonlocal interrupts
-        if not running:
+        if not running or getattr(_writing, "active", False):
+            # Between requests, or halfway through a frame: the host sends another.
             return
         interrupts += 1
         if interrupts >= 3:
@@ -174,7 +231,9 @@ def main(runtime, token):
     builtins.input = _no_input
     if "" not in sys.path:
         sys.path.insert(0, "")
-    state = runtime.new_session(None, _Control())
+    wire = _WireCapture()
+    state = runtime.new_session(wire, _Control())
+    runtime.install_display(state)
 
     def mark(kind, ident):
         marker = f"\0pysession:{token}:{kind}:{ident}\0".encode()
@@ -186,9 +245,10 @@ def main(runtime, token):
                 pass
 
     while True:
-        request = read_frame()
-        if request is None:
+        got = read_frame()
+        if got is None:
             return
+        request, blobs = got
         ident = request["id"]
         op = request["op"]
         _restore_streams(originals)
@@ -196,19 +256,23 @@ def main(runtime, token):
         signal.signal(signal.SIGINT, on_sigint)
         mark("start", ident)
         interrupts = 0
+        wire.request = ident
         running = True
         try:
             if op == "reset":
                 state.reset()
                 reply = ("ok", None, None)
             elif op == "data":
-                reply = state.data(request["data_op"], request["name"], request["arg"])
+                arg = blobs[0] if blobs else request["arg"]
+                reply = state.data(request["data_op"], request["name"], arg)
+                blobs = arg = None
             else:
                 reply = state.run(request["code"])
         except runtime.StopExecution:
             reply = ("stopped", None, None)
         finally:
             running = False
+            wire.request = 0
             sys.settrace(None)
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -227,4 +291,9 @@ def main(runtime, token):
                 + f"\n[... {cut} characters of the value cut here: over the output limit ...]\n"
                 + value[len(value) - (limit - head):]
             )
-        write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})
+        if isinstance(value, bytes):
+            # get_bytes: the bytes follow the reply as they are.
+            write_frame({"id": ident, "status": status, "value": None, "error": None, "blobs": 1}, [value])
+        else:
+            write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})
+        value = reply = None

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::result::{DisplayData, ExecutionResult};
 use crate::stream::{Event, EventSender};
 
 /// One stream's text, bounded to a head and a tail.
@@ -180,20 +181,70 @@ pub(crate) fn bound_text(text: String, limit: usize) -> String {
 pub(crate) struct RunOutput {
     pub stdout: (String, u64),
     pub stderr: (String, u64),
-    pub background: Option<(String, String)>,
+    /// Displays, and how many were dropped over the limit.
+    pub display: (Vec<DisplayData>, u64),
+    pub background: Option<(String, String, Vec<DisplayData>)>,
+}
+
+impl RunOutput {
+    /// Puts the output into `r`.
+    pub(crate) fn fill(self, r: &mut ExecutionResult) {
+        (r.stdout, r.stdout_truncated_bytes) = self.stdout;
+        (r.stderr, r.stderr_truncated_bytes) = self.stderr;
+        (r.display, r.display_dropped) = self.display;
+        if let Some((out, err, display)) = self.background {
+            r.background_stdout = out;
+            r.background_stderr = err;
+            r.background_display = display;
+        }
+    }
+}
+
+/// Display items, bounded by their total size.
+#[derive(Debug)]
+struct Displays {
+    items: Vec<DisplayData>,
+    bytes: usize,
+    limit: usize,
+    dropped: u64,
+}
+
+impl Displays {
+    fn new(limit: usize) -> Self {
+        Displays {
+            items: Vec::new(),
+            bytes: 0,
+            limit,
+            dropped: 0,
+        }
+    }
+
+    /// Keeps `item` if it fits; says whether it did.
+    fn push(&mut self, item: &DisplayData) -> bool {
+        let size = item.size();
+        if self.bytes + size > self.limit {
+            self.dropped += 1;
+            return false;
+        }
+        self.bytes += size;
+        self.items.push(item.clone());
+        true
+    }
 }
 
 #[derive(Debug)]
 struct Streams {
     out: Bounded,
     err: Bounded,
+    display: Displays,
 }
 
 impl Streams {
-    fn new(limit: usize) -> Self {
+    fn new(limits: Limits) -> Self {
         Streams {
-            out: Bounded::new(limit),
-            err: Bounded::new(limit),
+            out: Bounded::new(limits.output),
+            err: Bounded::new(limits.output),
+            display: Displays::new(limits.display),
         }
     }
 
@@ -205,9 +256,23 @@ impl Streams {
         }
     }
 
-    fn finish(self) -> ((String, u64), (String, u64)) {
-        (self.out.finish(), self.err.finish())
+    fn finish(self) -> (Kept, Kept, (Vec<DisplayData>, u64)) {
+        (
+            self.out.finish(),
+            self.err.finish(),
+            (self.display.items, self.display.dropped),
+        )
     }
+}
+
+/// Text kept, and the number of bytes cut from it.
+type Kept = (String, u64);
+
+/// How much of a run's output is kept: bytes per stream, bytes of display data.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub output: usize,
+    pub display: usize,
 }
 
 #[derive(Debug)]
@@ -232,18 +297,18 @@ pub(crate) enum Written<'a> {
 /// A session's output, shared by every incarnation of its worker.
 #[derive(Debug)]
 pub(crate) struct CaptureShared {
-    limit: usize,
+    limits: Limits,
     state: Mutex<CaptureState>,
 }
 
 impl CaptureShared {
-    pub(crate) fn new(limit: usize) -> Arc<Self> {
+    pub(crate) fn new(limits: Limits) -> Arc<Self> {
         Arc::new(CaptureShared {
-            limit,
+            limits,
             state: Mutex::new(CaptureState {
                 run_id: 0,
                 run: None,
-                background: Streams::new(limit),
+                background: Streams::new(limits),
                 tap: None,
             }),
         })
@@ -292,6 +357,29 @@ impl CaptureShared {
         }
     }
 
+    /// Stores a display made on behalf of run `run`, like [`write`](Self::write).
+    pub(crate) fn display(&self, run: u64, item: DisplayData) {
+        let mut state = self.lock();
+        let CaptureState {
+            run_id,
+            run: current,
+            background,
+            tap,
+        } = &mut *state;
+        match current.as_mut() {
+            Some(current) if run != 0 && run == *run_id => {
+                if current.display.push(&item) {
+                    if let Some(tap) = tap.as_ref() {
+                        tap.send(Event::Display(item));
+                    }
+                }
+            }
+            _ => {
+                background.display.push(&item);
+            }
+        }
+    }
+
     /// [`write`](Self::write) of bytes.
     pub(crate) fn write_bytes(&self, stream: u8, run: u64, data: &[u8]) {
         self.write(stream, run, Written::Bytes(data));
@@ -307,7 +395,7 @@ impl CaptureShared {
     pub(crate) fn begin_run(&self, run: u64) {
         let mut state = self.lock();
         state.run_id = run;
-        state.run = Some(Streams::new(self.limit));
+        state.run = Some(Streams::new(self.limits));
     }
 
     /// Ends the run in progress and returns its output, with the background output
@@ -315,17 +403,21 @@ impl CaptureShared {
     pub(crate) fn end_run(&self, with_background: bool) -> RunOutput {
         let mut state = self.lock();
         state.run_id = 0;
-        let run = state.run.take().unwrap_or_else(|| Streams::new(self.limit));
+        let run = state
+            .run
+            .take()
+            .unwrap_or_else(|| Streams::new(self.limits));
         let background = with_background.then(|| {
-            let bg = std::mem::replace(&mut state.background, Streams::new(self.limit));
-            let ((out, _), (err, _)) = bg.finish();
-            (out, err)
+            let bg = std::mem::replace(&mut state.background, Streams::new(self.limits));
+            let ((out, _), (err, _), (display, _)) = bg.finish();
+            (out, err, display)
         });
         drop(state);
-        let (stdout, stderr) = run.finish();
+        let (stdout, stderr, display) = run.finish();
         RunOutput {
             stdout,
             stderr,
+            display,
             background,
         }
     }
@@ -429,7 +521,10 @@ mod tests {
 
     #[test]
     fn writes_of_other_runs_go_to_background() {
-        let c = CaptureShared::new(100);
+        let c = CaptureShared::new(Limits {
+            output: 100,
+            display: 100,
+        });
         c.write(1, 0, Written::Text("between "));
         c.begin_run(7);
         c.write(1, 7, Written::Text("mine"));

@@ -14,11 +14,17 @@ use crate::{Error, ExecutionResult, InterruptHandle};
 /// Something that happened while submitted code ran.
 #[derive(Debug)]
 #[non_exhaustive]
+// `Finished` is the large one and comes once per execution; boxing it would only make
+// matching on it clumsier.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Text the code wrote to stdout, as it was written.
     Stdout(String),
     /// Text the code wrote to stderr, as it was written.
     Stderr(String),
+    /// Rich output (`display(obj)`, a figure, the last line's bundle), as it was made;
+    /// the same items end up in [`ExecutionResult::display`].
+    Display(crate::DisplayData),
     /// The end: the same result [`Session::execute`](crate::Session::execute) would have
     /// returned, all output included. Always the last event.
     Finished(Result<ExecutionResult, Error>),

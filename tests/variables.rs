@@ -116,3 +116,88 @@ fn variables_lists_the_users_names_with_type_and_short_repr() {
     assert!(s.variables().expect("variables").is_empty());
     assert_alive(&s);
 }
+
+#[test]
+fn bytes_go_in_and_out_as_bytes_every_value_intact() {
+    let s = session();
+    let all: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    s.set_bytes("blob", all.clone()).expect("set_bytes");
+    assert_eq!(value(&s, "type(blob).__name__").as_deref(), Some("'bytes'"));
+    assert_eq!(
+        value(&s, "len(blob), blob[:3], blob[255]").as_deref(),
+        Some("(1000, b'\\x00\\x01\\x02', 255)")
+    );
+    assert_eq!(s.get_bytes("blob").expect("get_bytes"), all);
+    // Through JSON too, as a list of numbers.
+    assert_eq!(s.get::<Vec<u8>>("blob").expect("get"), all);
+    s.set_bytes("empty", &b""[..]).expect("set empty");
+    assert_eq!(s.get_bytes("empty").expect("get empty"), Vec::<u8>::new());
+    assert_alive(&s);
+}
+
+#[test]
+fn bytearray_and_memoryview_read_as_bytes() {
+    let s = session();
+    ok(
+        &s,
+        "ba = bytearray(b'\\xffab'); mv = memoryview(b'xyz')[1:]",
+    );
+    assert_eq!(s.get_bytes("ba").unwrap(), b"\xffab");
+    assert_eq!(s.get_bytes("mv").unwrap(), b"yz");
+}
+
+#[test]
+fn get_bytes_of_a_missing_name_or_another_type_is_a_clear_error() {
+    let s = session();
+    ok(&s, "text = 'abc'");
+    match s.get_bytes("text") {
+        Err(pysession::Error::Variable(m)) => {
+            assert!(m.contains("'text' is a str, not bytes"), "{m}")
+        }
+        other => panic!("expected a variable error: {other:?}"),
+    }
+    match s.get_bytes("nowhere") {
+        Err(pysession::Error::Variable(m)) => assert!(m.contains("nowhere"), "{m}"),
+        other => panic!("expected a variable error: {other:?}"),
+    }
+    assert!(matches!(
+        s.set_bytes("not a name", vec![1]),
+        Err(pysession::Error::Variable(_))
+    ));
+    assert_alive(&s);
+}
+
+#[test]
+fn large_bytes_round_trip() {
+    let s = session();
+    let big: Vec<u8> = (0..64 << 20)
+        .map(|i: u32| (i * 7 + i / 4096) as u8)
+        .collect();
+    s.set_bytes("big", big.as_slice()).expect("set 64 MiB");
+    assert_eq!(value(&s, "len(big)").as_deref(), Some("67108864"));
+    ok(
+        &s,
+        "import hashlib; digest = hashlib.sha256(big).hexdigest(); big2 = big[::-1]",
+    );
+    let back = s.get_bytes("big2").expect("get 64 MiB");
+    assert_eq!(back.len(), big.len());
+    assert!(back.iter().rev().eq(big.iter()));
+    assert_alive(&s);
+}
+
+#[test]
+fn bytes_calls_after_stop_fail_cleanly() {
+    let s = session();
+    s.stop().unwrap();
+    assert!(matches!(
+        s.set_bytes("x", vec![1]),
+        Err(pysession::Error::NotRunning)
+    ));
+    assert!(matches!(
+        s.get_bytes("x"),
+        Err(pysession::Error::NotRunning)
+    ));
+    s.start().unwrap();
+    s.set_bytes("x", vec![1, 2]).unwrap();
+    assert_eq!(s.get_bytes("x").unwrap(), [1, 2]);
+}

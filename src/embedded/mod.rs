@@ -91,7 +91,7 @@ impl Embedded {
             output_limit: config.output_limit,
             working_directory,
         });
-        let capture = CaptureShared::new(config.output_limit);
+        let capture = CaptureShared::new(config.capture_limits());
         let worker = Worker::spawn(rt, cfg.clone(), capture.clone())
             .map_err(|e| Error::Interpreter(format!("cannot start a session thread: {e}")))?;
         let session = Embedded {
@@ -148,7 +148,7 @@ impl Embedded {
         &self,
         op: &'static str,
         name: &str,
-        arg: String,
+        arg: crate::session::DataArg,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
         self.run(
@@ -346,12 +346,7 @@ impl Embedded {
             .store(replacement.is_some(), Ordering::Release);
         *self.lock_worker() = replacement;
         let mut r = ExecutionResult::empty(Status::Restarted);
-        (r.stdout, r.stdout_truncated_bytes) = output.stdout;
-        (r.stderr, r.stderr_truncated_bytes) = output.stderr;
-        if let Some((out, err)) = output.background {
-            r.background_stdout = out;
-            r.background_stderr = err;
-        }
+        output.fill(&mut r);
         r.error = Some(PythonError {
             type_name: "SessionRestarted".into(),
             message: format!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
 
 use super::capture::Capture;
 use super::control::{ControlShared, Phase, RunControl, Ticket};
@@ -20,6 +20,7 @@ use super::interp::Runtime;
 use super::watchdog::WorkerThread;
 use crate::capture::{bound_text, CaptureShared};
 use crate::result::{stopped_error, ExecutionResult, PythonError, Status};
+use crate::session::DataArg;
 
 /// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
 /// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no
@@ -39,7 +40,7 @@ pub(crate) enum Job {
     Data {
         op: &'static str,
         name: String,
-        arg: String,
+        arg: DataArg,
     },
 }
 
@@ -295,7 +296,13 @@ impl Context {
             Job::Restart => state
                 .call_method0(intern!(py, "reset"))
                 .and_then(|_| self.startup(py, state)),
-            Job::Data { op, name, arg } => state.call_method1(intern!(py, "data"), (op, name, arg)),
+            Job::Data { op, name, arg } => {
+                let arg = match arg {
+                    DataArg::Text(text) => PyString::new(py, text).into_any(),
+                    DataArg::Bytes(bytes) => PyBytes::new(py, bytes).into_any(),
+                };
+                state.call_method1(intern!(py, "data"), (op, name, arg))
+            }
         };
         let stopped = self.control.was_stopped();
         // Leaving Running under the interpreter lock: the watchdog raises no more.
@@ -307,12 +314,7 @@ impl Context {
         self.control.begin(0);
         let output = self.capture.end_run(matches!(req.job, Job::Execute(_)));
         let mut r = self.to_result(py, outcome, req);
-        (r.stdout, r.stdout_truncated_bytes) = output.stdout;
-        (r.stderr, r.stderr_truncated_bytes) = output.stderr;
-        if let Some((out, err)) = output.background {
-            r.background_stdout = out;
-            r.background_stderr = err;
-        }
+        output.fill(&mut r);
         Some((r, stopped))
     }
 
@@ -357,6 +359,11 @@ impl Context {
         };
         let item = |i: usize| outcome.get_item(i).ok().filter(|v| !v.is_none());
         let status = item(0).map(|s| lossy(&s)).unwrap_or_default();
+        if let Some(bytes) = item(1).filter(|v| v.is_instance_of::<PyBytes>()) {
+            // `get_bytes`: data for the host, copied once out of the interpreter.
+            r.blob = bytes.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec());
+            return r;
+        }
         r.value = item(1).map(|v| match req.job {
             // Data for the host, not text for a reader: never cut.
             Job::Data { .. } => lossy(&v),

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::scan::{Piece, Scanner};
 use super::sys::{self, Limits};
 use crate::capture::CaptureShared;
+use crate::result::{DisplayData, Payload};
 use crate::Error;
 
 const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
@@ -63,13 +64,42 @@ pub(crate) struct ChildConfig {
     pub output_limit: usize,
 }
 
-/// A reply frame.
-#[derive(Debug, Deserialize)]
+/// A reply to a request.
+#[derive(Debug)]
 pub(crate) struct Reply {
     pub id: u64,
     pub status: String,
     pub value: Option<String>,
     pub error: Option<(String, String, String)>,
+    /// Raw data that came with the reply (the value of a bytes variable).
+    pub blobs: Vec<Vec<u8>>,
+}
+
+/// A frame from the child: a reply, or a display made while request `id` ran.
+#[derive(Debug, Deserialize)]
+struct Frame {
+    id: u64,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    error: Option<(String, String, String)>,
+    #[serde(default)]
+    display: Option<Vec<(String, WirePayload)>>,
+    #[serde(default)]
+    is_value: bool,
+    /// How many raw frames follow this one.
+    #[serde(default)]
+    blobs: usize,
+}
+
+/// One representation in a display frame: text, or the index of a blob.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum WirePayload {
+    Text(String),
+    Blob { blob: usize },
 }
 
 /// What the reader thread reports.
@@ -212,15 +242,17 @@ impl ChildProcess {
     /// child that has stopped reading (stuck, or stopped) cannot hold the caller.
     fn write_frame(&mut self, body: &[u8], deadline: Instant) -> std::io::Result<()> {
         use std::io::{Error as IoError, ErrorKind};
+        let len = u32::try_from(body.len()).map_err(|_| IoError::from(ErrorKind::InvalidInput))?;
+        self.write_all(&len.to_le_bytes(), deadline)?;
+        self.write_all(body, deadline)
+    }
+
+    fn write_all(&mut self, mut rest: &[u8], deadline: Instant) -> std::io::Result<()> {
+        use std::io::{Error as IoError, ErrorKind};
         let w = self
             .requests
             .as_mut()
             .ok_or_else(|| IoError::from(ErrorKind::BrokenPipe))?;
-        let len = u32::try_from(body.len()).map_err(|_| IoError::from(ErrorKind::InvalidInput))?;
-        let mut frame = Vec::with_capacity(4 + body.len());
-        frame.extend_from_slice(&len.to_le_bytes());
-        frame.extend_from_slice(body);
-        let mut rest = &frame[..];
         while !rest.is_empty() {
             match w.write(rest) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -239,18 +271,23 @@ impl ChildProcess {
     }
 
     /// Sends request `id` (`request` is its JSON object, to which the id and the
-    /// output limit are added), giving up at `deadline`.
+    /// output limit are added) and the blobs it announces, giving up at `deadline`.
     pub(crate) fn send(
         &mut self,
         id: u64,
         mut request: serde_json::Value,
+        blobs: &[Vec<u8>],
         deadline: Instant,
     ) -> std::io::Result<()> {
         if let Some(fields) = request.as_object_mut() {
             fields.insert("id".into(), id.into());
             fields.insert("limit".into(), self.output_limit.into());
         }
-        self.write_frame(request.to_string().as_bytes(), deadline)
+        self.write_frame(request.to_string().as_bytes(), deadline)?;
+        for blob in blobs {
+            self.write_frame(blob, deadline)?;
+        }
+        Ok(())
     }
 
     /// From now on the child's output goes to `sink`.
@@ -426,10 +463,19 @@ impl Reader {
                     Ok(n) => frames.extend_from_slice(&buf[..n]),
                 }
                 match take_frames(&mut frames) {
-                    Ok(replies) => {
-                        for r in replies {
-                            last_reply = r.id;
-                            waiting = Some((r, Instant::now()));
+                    Ok(got) => {
+                        for (frame, blobs) in got {
+                            match self.received(frame, blobs) {
+                                Ok(Some(r)) => {
+                                    last_reply = r.id;
+                                    waiting = Some((r, Instant::now()));
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    let _ = self.tx.send(Event::Broken(e));
+                                    return;
+                                }
+                            }
                         }
                         // Measured from the last bytes that arrived: a long reply still
                         // coming in is not a broken one.
@@ -472,6 +518,43 @@ impl Reader {
         }
     }
 
+    /// A frame from the child: a display goes to the sink at once, a reply is returned.
+    fn received(&self, frame: Frame, mut blobs: Vec<Vec<u8>>) -> Result<Option<Reply>, String> {
+        if let Some(items) = frame.display {
+            let mut parts = Vec::with_capacity(items.len());
+            for (mime, payload) in items {
+                let payload = match payload {
+                    WirePayload::Text(t) => Payload::Text(t),
+                    WirePayload::Blob { blob } => match blobs.get_mut(blob) {
+                        Some(b) => Payload::Bytes(std::mem::take(b)),
+                        None => {
+                            return Err(format!(
+                                "a display frame names blob {blob}, which it does not have"
+                            ))
+                        }
+                    },
+                };
+                parts.push((mime, payload));
+            }
+            let sink = self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            sink.display(frame.id, DisplayData::from_parts(parts, frame.is_value));
+            return Ok(None);
+        }
+        let Some(status) = frame.status else {
+            return Err(format!(
+                "a frame for request {} with neither a status nor a display",
+                frame.id
+            ));
+        };
+        Ok(Some(Reply {
+            id: frame.id,
+            status,
+            value: frame.value,
+            error: frame.error,
+            blobs,
+        }))
+    }
+
     fn scan(&mut self, i: usize, data: &[u8]) {
         let mut scanner = std::mem::replace(&mut self.scanners[i], Scanner::new(""));
         scanner.feed(data, |piece| match piece {
@@ -494,27 +577,48 @@ impl Reader {
     }
 }
 
-/// Splits complete frames off the front of `buf`.
-fn take_frames(buf: &mut Vec<u8>) -> Result<Vec<Reply>, String> {
+/// The raw frames that came after a frame.
+type Blobs = Vec<Vec<u8>>;
+
+/// Where the body of the frame at `at` lies, if all of it is in `buf`.
+fn frame_at(buf: &[u8], at: usize) -> Result<Option<std::ops::Range<usize>>, String> {
+    if buf.len() < at + 4 {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+    if len > MAX_FRAME {
+        return Err(format!("a reply frame of {len} bytes"));
+    }
+    let body = at + 4..at + 4 + len;
+    Ok((buf.len() >= body.end).then_some(body))
+}
+
+/// Splits complete frames, each with the blobs that follow it, off the front of `buf`.
+fn take_frames(buf: &mut Vec<u8>) -> Result<Vec<(Frame, Blobs)>, String> {
     let mut out = Vec::new();
     let mut at = 0;
-    while buf.len() - at >= 4 {
-        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-        if len > MAX_FRAME {
-            return Err(format!("a reply frame of {len} bytes"));
-        }
-        if buf.len() - at - 4 < len {
-            break;
-        }
-        let body = &buf[at + 4..at + 4 + len];
-        let reply = serde_json::from_slice(body).map_err(|e| {
+    'frames: while let Some(body) = frame_at(buf, at)? {
+        let bytes = &buf[body.clone()];
+        let frame: Frame = serde_json::from_slice(bytes).map_err(|e| {
             format!(
                 "a reply that is not valid ({e}): {:?}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
             )
         })?;
-        out.push(reply);
-        at += 4 + len;
+        let mut next = body.end;
+        let mut ranges = Vec::with_capacity(frame.blobs.min(64));
+        for _ in 0..frame.blobs {
+            match frame_at(buf, next)? {
+                Some(blob) => {
+                    next = blob.end;
+                    ranges.push(blob);
+                }
+                None => break 'frames,
+            }
+        }
+        let blobs = ranges.into_iter().map(|r| buf[r].to_vec()).collect();
+        out.push((frame, blobs));
+        at = next;
     }
     buf.drain(..at);
     Ok(out)

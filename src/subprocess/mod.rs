@@ -21,7 +21,7 @@ pub(crate) use self::sys::Limits;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
 use crate::interrupt::StopReason;
 use crate::result::{stopped_error, timeout_error, ExecutionResult, PythonError, Status};
-use crate::session::{human, resolve_working_directory, Config};
+use crate::session::{human, resolve_working_directory, Config, DataArg};
 use crate::Error;
 
 /// How often a stopped child is sent SIGINT again while its code keeps going.
@@ -60,7 +60,10 @@ impl Recipe {
     /// A child with the startup code run in it; `spare` publishes a way to kill it
     /// while it gets ready.
     fn ready_child(&self, spare: bool) -> Result<ChildProcess, Error> {
-        let private = CaptureShared::new(4096);
+        let private = CaptureShared::new(crate::capture::Limits {
+            output: 4096,
+            display: 0,
+        });
         let mut child = ChildProcess::spawn(&self.child, private.clone())?;
         if spare {
             *self.spare_killer.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.killer());
@@ -70,7 +73,10 @@ impl Recipe {
             &mut child,
             &private,
             id,
-            serde_json::json!({ "op": "run", "code": self.startup_code }),
+            (
+                serde_json::json!({ "op": "run", "code": self.startup_code }),
+                Vec::new(),
+            ),
             self.timeout,
             self.grace,
             false,
@@ -116,7 +122,7 @@ fn exchange(
     child: &mut ChildProcess,
     capture: &CaptureShared,
     id: u64,
-    request: serde_json::Value,
+    (request, blobs): (serde_json::Value, Vec<Vec<u8>>),
     timeout: Duration,
     grace: Duration,
     with_background: bool,
@@ -129,7 +135,7 @@ fn exchange(
         + timeout
             .saturating_add(grace)
             .min(Duration::from_secs(86_400));
-    match child.send(id, request, send_by) {
+    match child.send(id, request, &blobs, send_by) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             let how = child.kill();
@@ -246,7 +252,7 @@ impl Subprocess {
             warm_spare: config.warm_spare,
             spare_killer: Mutex::new(None),
         });
-        let capture = CaptureShared::new(config.output_limit);
+        let capture = CaptureShared::new(config.capture_limits());
         let child = recipe.ready_child(false)?;
         child.adopt(capture.clone());
         let session = Subprocess {
@@ -299,7 +305,7 @@ impl Subprocess {
         interrupts: &Receiver<()>,
     ) -> Result<ExecutionResult, Error> {
         let request = serde_json::json!({ "op": "run", "code": code });
-        self.request(request, timeout, interrupts, true)
+        self.request(request, Vec::new(), timeout, interrupts, true)
     }
 
     /// A variable operation: `SessionState.data` in the child.
@@ -307,11 +313,17 @@ impl Subprocess {
         &self,
         op: &'static str,
         name: &str,
-        arg: String,
+        arg: DataArg,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
-        let request = serde_json::json!({ "op": "data", "data_op": op, "name": name, "arg": arg });
-        self.request(request, timeout, &crossbeam_channel::never(), false)
+        let (arg, blobs) = match arg {
+            DataArg::Text(text) => (text, Vec::new()),
+            DataArg::Bytes(bytes) => (String::new(), vec![bytes]),
+        };
+        let request = serde_json::json!({
+            "op": "data", "data_op": op, "name": name, "arg": arg, "blobs": blobs.len(),
+        });
+        self.request(request, blobs, timeout, &crossbeam_channel::never(), false)
     }
 
     /// Sends one request; `is_execute` says it is user code (its value is cut to the
@@ -319,6 +331,7 @@ impl Subprocess {
     fn request(
         &self,
         request: serde_json::Value,
+        blobs: Vec<Vec<u8>>,
         timeout: Duration,
         interrupts: &Receiver<()>,
         is_execute: bool,
@@ -356,7 +369,7 @@ impl Subprocess {
             child,
             &self.capture,
             id,
-            request,
+            (request, blobs),
             left,
             self.recipe.grace,
             is_execute,
@@ -413,7 +426,10 @@ impl Subprocess {
         let mut r = ExecutionResult::empty(Status::Ok);
         match reply.status.as_str() {
             // Data for the host is never cut.
-            "ok" if !is_execute => r.value = reply.value,
+            "ok" if !is_execute => {
+                r.value = reply.value;
+                r.blob = reply.blobs.into_iter().next();
+            }
             "ok" => r.value = reply.value.map(|v| bound_text(v, self.output_limit)),
             "stopped" => {
                 let stack = reply.error.map(|e| e.2).unwrap_or_default();
@@ -426,7 +442,7 @@ impl Subprocess {
                 r.error = Some(python_error(reply.error));
             }
         }
-        fill_output(&mut r, out);
+        out.fill(&mut r);
         r
     }
 
@@ -493,18 +509,9 @@ impl Drop for Subprocess {
     }
 }
 
-fn fill_output(r: &mut ExecutionResult, out: RunOutput) {
-    (r.stdout, r.stdout_truncated_bytes) = out.stdout;
-    (r.stderr, r.stderr_truncated_bytes) = out.stderr;
-    if let Some((stdout, stderr)) = out.background {
-        r.background_stdout = stdout;
-        r.background_stderr = stderr;
-    }
-}
-
 fn restarted(out: RunOutput, what: String) -> ExecutionResult {
     let mut r = ExecutionResult::empty(Status::Restarted);
-    fill_output(&mut r, out);
+    out.fill(&mut r);
     r.error = Some(PythonError {
         type_name: "SessionRestarted".into(),
         message: format!(

@@ -131,3 +131,40 @@ pub fn canonical(dir: &std::path::Path) -> String {
 pub fn py_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
+
+/// The `python` of the test virtual environment (`PYSESSION_TEST_VENV`), which `.ci/run`
+/// makes with tomli_w, numpy, pandas, matplotlib and pillow in it.
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var("PYSESSION_TEST_VENV").unwrap_or_else(|_| {
+        panic!(
+            "PYSESSION_TEST_VENV is not set: run the suite through .ci/run, which makes a \
+             virtual environment with tomli_w, numpy, pandas, matplotlib and pillow and \
+             points PYSESSION_TEST_VENV at its python"
+        )
+    });
+    let python = PathBuf::from(venv);
+    if python.is_dir() {
+        python.join("bin").join("python")
+    } else {
+        python
+    }
+}
+
+/// A session that imports the test virtual environment's packages.
+pub fn venv_session() -> Session {
+    let python = venv_python();
+    builder()
+        .python_executable(&python)
+        .start()
+        .unwrap_or_else(|e| panic!("start with {}: {e}", python.display()))
+}
+
+/// Width and height from a PNG's header, after checking its signature and IHDR chunk.
+#[track_caller]
+pub fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.len() > 24, "too short for a PNG: {} bytes", png.len());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG signature");
+    assert_eq!(&png[12..16], b"IHDR", "no IHDR chunk first");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
+}
