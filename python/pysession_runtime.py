@@ -401,19 +401,21 @@ class SessionState:
             if value is None:
                 return ("ok", None, None)
             text = repr(value)
-            bundle = mime_bundle(value, plain=text, rich_only=True)
-            if bundle is not None:
-                _emit((self, None), bundle, True)
+            if type(value) not in _PLAIN_TYPES:
+                bundle = mime_bundle(value, plain=text, rich_only=True)
+                if bundle is not None:
+                    _emit((self, None), bundle, True)
             return ("ok", text, None)
         except StopExecution:
             raise
         except BaseException as e:
             return ("error", None, _describe(e))
 
-    def data(self, op, name, arg):
+    def data(self, op, name, arg, blobs=()):
         """Variables for the host, as JSON text: ``op`` is ``"get"`` (``name``), ``"set"``
-        (``name`` to the JSON ``arg``) or ``"list"`` (``arg``: include modules); or as
-        bytes: ``"get_bytes"`` and ``"set_bytes"`` (``arg`` is the bytes).
+        (``name`` to the JSON ``arg``, in which ``{"\\0bytes": i}`` stands for
+        ``blobs[i]``) or ``"list"`` (``arg``: include modules); or as bytes:
+        ``"get_bytes"`` and ``"set_bytes"`` (``blobs[0]``).
         Returns ``(status, json_or_bytes_or_None, error)`` like ``run``."""
         try:
             if op == "get_bytes":
@@ -429,7 +431,8 @@ class SessionState:
             if op == "set_bytes":
                 if not name.isidentifier():
                     return ("error", None, ("ValueError", f"{name!r} is not a valid Python name", ""))
-                self.ns[name] = arg if type(arg) is bytes else bytes(arg)
+                data = blobs[0]
+                self.ns[name] = data if type(data) is bytes else bytes(data)
                 return ("ok", None, None)
             if op == "get":
                 if name not in self.ns:
@@ -443,7 +446,10 @@ class SessionState:
             if op == "set":
                 if not name.isidentifier():
                     return ("error", None, ("ValueError", f"{name!r} is not a valid Python name", ""))
-                self.ns[name] = json.loads(arg)
+                if blobs:
+                    self.ns[name] = json.loads(arg, object_hook=_blob_hook(blobs))
+                else:
+                    self.ns[name] = json.loads(arg)
                 return ("ok", None, None)
             if op == "list":
                 return ("ok", json.dumps(self._variables(bool(arg))), None)
@@ -522,6 +528,18 @@ def absorb_pending_stop():
         pass
 
 
+def _blob_hook(blobs):
+    """``json.loads`` hook: the host's byte strings come back as ``bytes``."""
+
+    def hook(obj):
+        if len(obj) == 1 and "\0bytes" in obj:
+            data = blobs[obj["\0bytes"]]
+            return data if type(data) is bytes else bytes(data)
+        return obj
+
+    return hook
+
+
 def _json_default(value):
     # Bytes travel as a list of numbers, which serde reads as Vec<u8>.
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -577,6 +595,11 @@ _REPR_METHODS = (
     ("application/javascript", "_repr_javascript_"),
 )
 _BACKEND = "module://pysession_matplotlib"
+# Values of these types have no representation but their repr: the common case, which
+# skips the look for representation methods.
+_PLAIN_TYPES = frozenset(
+    (int, float, complex, bool, str, bytes, bytearray, list, tuple, dict, set, frozenset, range)
+)
 # Who displays from threads no session owns: the one session of a subprocess.
 _fallback_owner = None
 _figure_counter = iter(range(1, 1 << 62))

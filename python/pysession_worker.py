@@ -99,9 +99,11 @@ def _write_all(fd, data):
 
 
 # Frames come from the main thread (replies) and from any thread (displays), one at a
-# time; a stop never lands halfway through one (see `main`).
+# time. A stop never lands halfway through one: the SIGINT handler (see `main`) defers
+# it, and it is raised once the frame is complete.
 _frame_lock = threading.Lock()
 _writing = threading.local()
+_stop_exception = None
 
 
 def write_frame(obj, blobs=()):
@@ -117,6 +119,9 @@ def write_frame(obj, blobs=()):
                 _write_all(_REPLIES, part)
         finally:
             _writing.active = False
+    if getattr(_writing, "deferred", False):
+        _writing.deferred = False
+        raise _stop_exception()
 
 
 class _WireCapture:
@@ -198,6 +203,8 @@ def _no_input(prompt=""):
 
 
 def main(runtime, token):
+    global _stop_exception
+    _stop_exception = runtime.StopExecution
     running = False
     interrupts = 0
 
@@ -210,20 +217,23 @@ def main(runtime, token):
 
     def on_sigint(signum, frame):
         nonlocal interrupts
-        if not running or getattr(_writing, "active", False):
-            # Between requests, or halfway through a frame: the host sends another.
+        if not running:
             return
         interrupts += 1
         if interrupts >= 3:
             # The code caught the earlier stops: trace its cell frames so that each new
             # line raises again (a raising tracer is switched off; the next SIGINT
-            # switches it back on).
+            # switches it back on). Only cell lines raise, never the frame writer's.
             f = frame
             while f is not None:
                 if _is_cell(f):
                     f.f_trace = stop_tracer
                 f = f.f_back
             sys.settrace(stop_tracer)
+        if getattr(_writing, "active", False):
+            # Halfway through a frame: stop once it is written.
+            _writing.deferred = True
+            return
         raise runtime.StopExecution()
 
     signal.signal(signal.SIGINT, on_sigint)
@@ -263,15 +273,15 @@ def main(runtime, token):
                 state.reset()
                 reply = ("ok", None, None)
             elif op == "data":
-                arg = blobs[0] if blobs else request["arg"]
-                reply = state.data(request["data_op"], request["name"], arg)
-                blobs = arg = None
+                reply = state.data(request["data_op"], request["name"], request["arg"], blobs)
+                blobs = None
             else:
                 reply = state.run(request["code"])
         except runtime.StopExecution:
             reply = ("stopped", None, None)
         finally:
             running = False
+            _writing.deferred = False
             wire.request = 0
             sys.settrace(None)
         for stream in (sys.stdout, sys.stderr):

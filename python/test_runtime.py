@@ -111,6 +111,70 @@ class RunCell(unittest.TestCase):
             runtime._SOURCE_BUDGET = saved
 
 
+class Recorder:
+    """Stands in for the host's capture: keeps the displays."""
+
+    def __init__(self):
+        self.displays = []
+
+    def display(self, items, is_value, run=None):
+        self.displays.append((dict(items), is_value))
+
+
+class Rich(unittest.TestCase):
+    def setUp(self):
+        self.capture = Recorder()
+        self.state = runtime.new_session(self.capture, Control())
+        runtime.install_display()
+        runtime.bind_thread(self.state)
+        self.addCleanup(runtime.unbind_thread)
+
+    def test_bundle_has_every_representation_and_the_repr(self):
+        class Both:
+            def __repr__(self):
+                return "Both()"
+
+            def _repr_html_(self):
+                return "<p>"
+
+            def _repr_png_(self):
+                return b"png", {"width": 1}  # (data, metadata)
+
+        bundle = runtime.mime_bundle(Both())
+        self.assertEqual(bundle, {"text/html": "<p>", "image/png": b"png", "text/plain": "Both()"})
+        self.assertIsNone(runtime.mime_bundle(3, rich_only=True))
+
+    def test_methods_are_looked_up_on_the_type(self):
+        class Anything:
+            def __getattr__(self, name):
+                return lambda: "claimed"
+
+        self.assertEqual(list(runtime.mime_bundle(Anything())), ["text/plain"])
+
+    def test_normalize_decodes_base64_and_encodes_json(self):
+        self.assertEqual(runtime._normalize("image/png", "cG5n"), b"png")
+        self.assertEqual(runtime._normalize("application/json", {"a": (1, 2)}), '{"a": [1, 2]}')
+        self.assertEqual(runtime._normalize("application/geo+json", '{"b": 1}'), '{"b": 1}')
+        self.assertEqual(runtime._normalize("text/html", b"<b>"), "<b>")
+        self.assertIsNone(runtime._normalize("text/html", None))
+
+    def test_display_and_the_value_bundle_reach_the_capture_in_order(self):
+        class H:
+            def _repr_html_(self):
+                return "<h>"
+
+        self.state.ns["H"] = H
+        self.assertEqual(self.state.run("display(H(), 'x')\nH()")[0], "ok")
+        shown = self.capture.displays
+        self.assertEqual([d[0].get("text/html") for d in shown], ["<h>", None, "<h>"])
+        self.assertEqual([d[1] for d in shown], [False, False, True])
+
+    def test_blob_hook_swaps_markers_for_bytes(self):
+        self.assertEqual(self.state.data("set", "v", '{"k": [{"\\u0000bytes": 1}]}', [b"a", b"b"]), ("ok", None, None))
+        self.assertEqual(self.state.ns["v"], {"k": [b"b"]})
+        self.assertEqual(self.state.data("get_bytes", "v", "")[2][0], "TypeError")
+
+
 class Worker(unittest.TestCase):
     def test_clean_replaces_lone_surrogates(self):
         self.assertEqual(worker._clean("a\udc80b"), "a?b")

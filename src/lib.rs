@@ -148,7 +148,9 @@
 //! [`Session::set`] and [`Session::get`] pass data in and out without writing Python
 //! source, for any serde type, converted through JSON: maps become `dict`, sequences
 //! `list`, strings `str`, numbers `int`/`float`, booleans `bool`, unit and `None`
-//! `None`; on the way out `bytes` become a `Vec<u8>`, tuples and sets sequences. A
+//! `None`; byte strings (`serde_bytes`) become `bytes`, carried beside the JSON
+//! unencoded; on the way out `bytes` become a `Vec<u8>` (or a `serde_bytes::ByteBuf`),
+//! tuples and sets sequences. A
 //! missing name, or a value that does not convert, is an [`Error::Variable`] that
 //! says which. [`Session::variables`] lists the user's names (not the runtime's, not
 //! imported modules unless asked) with their types and short reprs.
@@ -348,6 +350,7 @@ mod result;
 mod session;
 mod stream;
 mod subprocess;
+mod value;
 
 pub use error::{Error, Result};
 pub use interrupt::InterruptHandle;

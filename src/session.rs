@@ -330,16 +330,23 @@ impl Session {
         })
     }
 
-    /// Sets the session's variable `name` to `value`, converted through JSON (maps
-    /// become `dict`, sequences `list`, and so on; a `Vec<u8>` becomes a `list` of
-    /// ints).
+    /// Sets the session's variable `name` to `value`, converted as JSON is (maps
+    /// become `dict`, sequences `list`, and so on), except that byte strings (what
+    /// serde serializes as bytes: `serde_bytes::ByteBuf`, fields marked
+    /// `#[serde(with = "serde_bytes")]`) become `bytes`, carried beside the JSON
+    /// without encoding. A plain `Vec<u8>` is a sequence to serde and becomes a `list`
+    /// of ints; use [`set_bytes`](Self::set_bytes) for one large byte string.
+    ///
+    /// Fails with [`Error::Variable`] when the value has no JSON form (a map with
+    /// non-scalar keys, an integer past 64 bits) or `name` is not a Python name.
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), Error> {
-        let json = serde_json::to_string(value).map_err(|e| {
+        let (text, blobs) = crate::value::to_json_and_blobs(value).map_err(|e| {
             Error::Variable(format!(
                 "the value for {name:?} cannot be converted to JSON: {e}"
             ))
         })?;
-        self.data("set", name, json).map(|_| ())
+        self.data_call("set", name, DataArg { text, blobs })
+            .map(|_| ())
     }
 
     /// The user's variables: every name in the session's namespace but the runtime's
@@ -373,21 +380,28 @@ impl Session {
     /// a `Vec<u8>` to save the copy into it); the subprocess backend sends it down a
     /// pipe as it is, with no encoding. See the README for measured speeds.
     pub fn set_bytes(&self, name: &str, data: impl Into<Vec<u8>>) -> Result<(), Error> {
-        self.data_call("set_bytes", name, DataArg::Bytes(data.into()))
-            .map(|_| ())
+        let arg = DataArg {
+            text: String::new(),
+            blobs: vec![data.into()],
+        };
+        self.data_call("set_bytes", name, arg).map(|_| ())
     }
 
     /// The session's variable `name`, a `bytes`, `bytearray` or `memoryview`, as bytes
     /// (as fast as [`set_bytes`](Self::set_bytes)). Fails with [`Error::Variable`] when
     /// there is no such variable or it is another type.
     pub fn get_bytes(&self, name: &str) -> Result<Vec<u8>, Error> {
-        let r = self.data_call("get_bytes", name, DataArg::Text(String::new()))?;
+        let r = self.data_call("get_bytes", name, DataArg::default())?;
         r.blob
             .ok_or_else(|| Error::Interpreter("the bytes of the variable did not arrive".into()))
     }
 
     fn data(&self, op: &'static str, name: &str, arg: String) -> Result<String, Error> {
-        self.data_call(op, name, DataArg::Text(arg))
+        let arg = DataArg {
+            text: arg,
+            blobs: Vec::new(),
+        };
+        self.data_call(op, name, arg)
             .map(|r| r.value.unwrap_or_default())
     }
 
@@ -456,11 +470,11 @@ pub(crate) enum Call {
     },
 }
 
-/// The argument of a variable operation: JSON text, or raw bytes.
-#[derive(Debug)]
-pub(crate) enum DataArg {
-    Text(String),
-    Bytes(Vec<u8>),
+/// The argument of a variable operation: text (JSON, say) and raw byte strings.
+#[derive(Debug, Default)]
+pub(crate) struct DataArg {
+    pub text: String,
+    pub blobs: Vec<Vec<u8>>,
 }
 
 /// What a call gave.

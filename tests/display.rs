@@ -297,3 +297,18 @@ fn display_that_is_timed_out_keeps_what_was_shown() {
     // The protocol survived a stop in the middle of displays.
     assert_eq!(ok(&s, "display('ok')").display.len(), 1);
 }
+
+#[test]
+fn code_that_catches_the_stop_around_display_still_times_out() {
+    let s = session();
+    let r = s
+        .execute_with_timeout(
+            "n = 0\nwhile True:\n    try:\n        display('x')\n        n += 1\n    except BaseException:\n        pass",
+            Duration::from_millis(400),
+        )
+        .expect("execute");
+    assert_eq!(r.status, pysession::Status::Timeout, "{:?}", r.error);
+    // State kept: the loop's counter is there.
+    assert_eq!(value(&s, "n > 0").as_deref(), Some("True"));
+    assert_alive(&s);
+}

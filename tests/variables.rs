@@ -201,3 +201,48 @@ fn bytes_calls_after_stop_fail_cleanly() {
     s.set_bytes("x", vec![1, 2]).unwrap();
     assert_eq!(s.get_bytes("x").unwrap(), [1, 2]);
 }
+
+#[test]
+fn serde_byte_strings_become_python_bytes_inside_any_value() {
+    #[derive(serde::Serialize)]
+    struct Upload<'a> {
+        name: &'a str,
+        #[serde(with = "serde_bytes")]
+        body: &'a [u8],
+        parts: Vec<serde_bytes::ByteBuf>,
+        sizes: Vec<u8>,
+    }
+    let s = session();
+    let upload = Upload {
+        name: "a.bin",
+        body: b"\x00\xff\x00 not utf-8 \xc3",
+        parts: vec![
+            serde_bytes::ByteBuf::from(vec![1, 2]),
+            serde_bytes::ByteBuf::new(),
+        ],
+        sizes: vec![1, 2],
+    };
+    s.set("upload", &upload).expect("set");
+    assert_eq!(
+        value(&s, "upload['body']").as_deref(),
+        Some("b'\\x00\\xff\\x00 not utf-8 \\xc3'")
+    );
+    assert_eq!(
+        value(&s, "upload['parts'], upload['sizes'], upload['name']").as_deref(),
+        Some("([b'\\x01\\x02', b''], [1, 2], 'a.bin')")
+    );
+    // And out again: bytes read as byte strings (or as a Vec<u8>).
+    ok(&s, "body = upload['body']");
+    let body: serde_bytes::ByteBuf = s.get("body").expect("get bytes");
+    assert_eq!(body.as_slice(), upload.body);
+    assert_eq!(s.get::<Vec<u8>>("body").expect("get bytes"), upload.body);
+    // The one key that marks byte strings on the way in is refused, not misread.
+    let e = s
+        .set("lookalike", &serde_json::json!({"\u{0}bytes": 0}))
+        .expect_err("reserved key");
+    assert!(
+        matches!(e, Error::Variable(_)) && e.to_string().contains("reserved"),
+        "{e}"
+    );
+    assert_alive(&s);
+}

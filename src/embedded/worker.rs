@@ -297,11 +297,8 @@ impl Context {
                 .call_method0(intern!(py, "reset"))
                 .and_then(|_| self.startup(py, state)),
             Job::Data { op, name, arg } => {
-                let arg = match arg {
-                    DataArg::Text(text) => PyString::new(py, text).into_any(),
-                    DataArg::Bytes(bytes) => PyBytes::new(py, bytes).into_any(),
-                };
-                state.call_method1(intern!(py, "data"), (op, name, arg))
+                let blobs: Vec<_> = arg.blobs.iter().map(|b| PyBytes::new(py, b)).collect();
+                state.call_method1(intern!(py, "data"), (op, name, &arg.text, blobs))
             }
         };
         let stopped = self.control.was_stopped();

@@ -316,10 +316,7 @@ impl Subprocess {
         arg: DataArg,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
-        let (arg, blobs) = match arg {
-            DataArg::Text(text) => (text, Vec::new()),
-            DataArg::Bytes(bytes) => (String::new(), vec![bytes]),
-        };
+        let DataArg { text: arg, blobs } = arg;
         let request = serde_json::json!({
             "op": "data", "data_op": op, "name": name, "arg": arg, "blobs": blobs.len(),
         });
