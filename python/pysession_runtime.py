@@ -344,6 +344,7 @@ class SessionState:
         self.ns = _fresh_namespace()
 
     def close(self):
+        self._drop_figures()
         for name in self.filenames:
             linecache.cache.pop(name, None)
         self.filenames.clear()
@@ -379,7 +380,17 @@ class SessionState:
                 absorb_pending_stop()
             except StopExecution:
                 pass
+            # The stopped code's figures are closed unseen: drawing them could take as
+            # long as what was just stopped, and nothing could stop that.
+            self._drop_figures()
             return ("stopped", None, ("StopExecution", "", _format_stack(e)))
+
+    def _drop_figures(self):
+        if "matplotlib.pyplot" in sys.modules:
+            try:
+                flush_figures(self, render=False)
+            except Exception:
+                pass
 
     def _cell(self, code, filename):
         try:
@@ -635,8 +646,14 @@ def _normalize(mime, data):
     if _is_binary(mime):
         if isinstance(data, str):
             import base64
+            import binascii
 
-            return base64.b64decode(data)
+            try:
+                return base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"{mime} data given as text must be base64, and this is not") from None
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{mime} data must be bytes (or base64 text), not {type(data).__name__}")
         return bytes(data)
     if isinstance(data, (bytes, bytearray)):
         return bytes(data).decode("utf-8", "replace")
@@ -661,12 +678,18 @@ def mime_bundle(obj, plain=None, rich_only=False, include=None, exclude=None):
             got = obj._repr_mimebundle_(include=include, exclude=exclude)
             if isinstance(got, tuple):
                 got = got[0]
-            for mime, data in dict(got or {}).items():
-                data = _normalize(mime, data)
-                if data is not None:
-                    bundle[mime] = data
+            got = dict(got or {})
         except Exception as e:
             _formatter_failed(obj, "_repr_mimebundle_()", e)
+            got = {}
+        for mime, data in got.items():
+            try:
+                data = _normalize(str(mime), data)
+            except Exception as e:
+                _formatter_failed(obj, f"_repr_mimebundle_()[{mime!r}]", e)
+                continue
+            if data is not None:
+                bundle[str(mime)] = data
     for mime, method in _REPR_METHODS:
         if mime in bundle or getattr(cls, method, None) is None:
             continue
@@ -751,30 +774,39 @@ def _figure_png(fig):
 
 
 def _captures_figures():
+    """Figures are the session's to show only with its own backend: one the user chose
+    (even Agg) leaves them to the user."""
     matplotlib = sys.modules.get("matplotlib")
-    if matplotlib is None:
-        return False
-    backend = dict.get(matplotlib.rcParams, "backend")
-    return isinstance(backend, str) and backend.lower() in (_BACKEND, "agg")
+    return matplotlib is not None and dict.get(matplotlib.rcParams, "backend") == _BACKEND
 
 
-def flush_figures(state):
+def flush_figures(state, render=True):
     """Displays the session's open pyplot figures that were not shown since they last
-    changed, in the order they were made, and closes them all."""
+    changed, in the order they were made, and closes them all (with ``render`` false,
+    only closes them). Figures whose session is gone are closed too; figures made
+    outside any session (by the host's own threads) are left alone."""
     if not _captures_figures():
         return
-    plt = sys.modules["matplotlib.pyplot"]
-    helpers = sys.modules["matplotlib._pylab_helpers"]
+    plt = sys.modules.get("matplotlib.pyplot")
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    if plt is None or helpers is None:
+        return
     mine = []
+    orphans = []
     for manager in helpers.Gcf.get_all_fig_managers():
         fig = manager.canvas.figure
-        owner = getattr(fig, "_pysession_owner", None)
-        if owner is None or owner() is state:
+        ref = getattr(fig, "_pysession_owner", None)
+        if ref is None:
+            continue
+        owner = ref()
+        if owner is state:
             mine.append((getattr(fig, "_pysession_order", 0), manager.num, fig))
+        elif owner is None:
+            orphans.append(fig)
     mine.sort(key=lambda entry: entry[:2])
     try:
         for _, _, fig in mine:
-            if getattr(fig, "_pysession_shown", False) and not fig.stale:
+            if not render or (getattr(fig, "_pysession_shown", False) and not fig.stale):
                 continue
             try:
                 bundle = {"image/png": _figure_png(fig), "text/plain": repr(fig)}
@@ -783,7 +815,7 @@ def flush_figures(state):
                 continue
             _emit((state, None), bundle, False)
     finally:
-        for _, _, fig in mine:
+        for fig in [entry[2] for entry in mine] + orphans:
             plt.close(fig)
 
 

@@ -98,6 +98,23 @@ def _write_all(fd, data):
         view = view[written:]
 
 
+def _writev_all(fd, parts):
+    """Writes ``parts`` with as few system calls as the pipe allows: one, unless a
+    signal cuts it short. The host reads a frame that stops halfway for long as a
+    broken one, and between two calls another thread may hold the interpreter."""
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
+
+
+# The most a frame may carry: the host refuses larger ones.
+MAX_FRAME = 1 << 30
+
 # Frames come from the main thread (replies) and from any thread (displays), one at a
 # time. A stop never lands halfway through one: the SIGINT handler (see `main`) defers
 # it, and it is raised once the frame is complete.
@@ -115,8 +132,7 @@ def write_frame(obj, blobs=()):
     with _frame_lock:
         _writing.active = True
         try:
-            for part in parts:
-                _write_all(_REPLIES, part)
+            _writev_all(_REPLIES, parts)
         finally:
             _writing.active = False
     if getattr(_writing, "deferred", False):
@@ -129,8 +145,14 @@ class _WireCapture:
 
     def __init__(self):
         self.request = 0
+        self.pid = os.getpid()
 
     def display(self, items, is_value, run=None):
+        if os.getpid() != self.pid:
+            # A forked child of the session's process: its frames would tangle with the
+            # session's, so it shows the text.
+            print(dict(items).get("text/plain", ""))
+            return
         blobs = []
         out = []
         for mime, data in items:
@@ -139,6 +161,9 @@ class _WireCapture:
                 blobs.append(data)
             else:
                 out.append([mime, _clean(data)])
+        if any(len(b) > MAX_FRAME for b in blobs):
+            sys.stderr.write("display: an item over 1 GiB is left out\n")
+            return
         frame = {"id": self.request, "display": out, "is_value": bool(is_value), "blobs": len(blobs)}
         write_frame(frame, blobs)
 
@@ -241,6 +266,14 @@ def main(runtime, token):
     builtins.input = _no_input
     if "" not in sys.path:
         sys.path.insert(0, "")
+    main_pid = os.getpid()
+
+    def forked():
+        global _frame_lock
+        # Another thread may have held the lock at the fork; the child has only this one.
+        _frame_lock = threading.Lock()
+
+    os.register_at_fork(after_in_child=forked)
     wire = _WireCapture()
     state = runtime.new_session(wire, _Control())
     runtime.install_display(state)
@@ -284,6 +317,10 @@ def main(runtime, token):
             _writing.deferred = False
             wire.request = 0
             sys.settrace(None)
+        if os.getpid() != main_pid:
+            # A forked child that came back from the user's code: the session is its
+            # parent's; it must not mark, answer or read requests.
+            os._exit(0)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -300,6 +337,18 @@ def main(runtime, token):
                 value[:head]
                 + f"\n[... {cut} characters of the value cut here: over the output limit ...]\n"
                 + value[len(value) - (limit - head):]
+            )
+        if isinstance(value, bytes) and len(value) > MAX_FRAME:
+            status, value, error = (
+                "error",
+                None,
+                ("ValueError", f"the bytes are {len(value)} bytes long; a subprocess session moves at most 1 GiB at a time", ""),
+            )
+        if isinstance(value, str) and len(value) > MAX_FRAME // 4:
+            status, value, error = (
+                "error",
+                None,
+                ("ValueError", f"the value is {len(value)} characters long as JSON; a subprocess session moves at most 256 Mi characters at a time", ""),
             )
         if isinstance(value, bytes):
             # get_bytes: the bytes follow the reply as they are.

@@ -159,7 +159,8 @@
 //! `bytes` and [`Session::get_bytes`] reads one (or a `bytearray`/`memoryview`) with a
 //! single memory copy in the embedded backend (100 MB in about 50 ms, the time of a
 //! `Vec::clone` on the same machine) and as raw bytes through a pipe in the subprocess
-//! backend (about 4 times slower). The README has the measured figures.
+//! backend (about 4 times slower; at most 1 GiB per byte string or JSON text there, a
+//! clear [`Error::Variable`] past it). The README has the measured figures.
 //!
 //! ```
 //! use pysession::Session;
@@ -189,12 +190,15 @@
 //! image `image/png`. Plain values (numbers, strings, lists, numpy arrays) get none.
 //!
 //! matplotlib needs no display: unless the user chose a backend (`MPLBACKEND`,
-//! `matplotlibrc`, `matplotlib.use`), sessions draw with Agg through their own backend.
+//! `matplotlibrc`, `matplotlib.use`, even `"agg"`), sessions draw with Agg through their
+//! own backend; with a backend the user chose, figures are left to the user.
 //! The figures an execute leaves open come back as `image/png` (at the figure's own
 //! size and dpi) at the end of that execute, in the order they were made, whether or
 //! not the code called `plt.show()`, and are then closed, so memory does not grow.
 //! `plt.show()` shows them at once; a figure shown by `plt.show()`, `display(fig)` or
-//! as the last line's value is not shown again unless it changes. In the embedded
+//! as the last line's value is not shown again unless it changes. The figures of an
+//! execute that was stopped (timeout, interrupt) are closed without being drawn, as
+//! are those of a session's old state at a restart. In the embedded
 //! backend each session gets the figures its own threads made, though pyplot's
 //! "current figure" is shared by the process: sessions that plot at the same time
 //! should hold their figures (`fig, ax = plt.subplots()`) rather than lean on

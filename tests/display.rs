@@ -312,3 +312,91 @@ fn code_that_catches_the_stop_around_display_still_times_out() {
     assert_eq!(value(&s, "n > 0").as_deref(), Some("True"));
     assert_alive(&s);
 }
+
+#[test]
+fn one_bad_entry_of_a_bundle_loses_only_itself() {
+    let s = session();
+    let r = ok(
+        &s,
+        "\
+class B:
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {'application/json': float('nan'), 'text/html': '<i>kept</i>'}
+class P:
+    def _repr_png_(self):
+        return 7
+display(B(), P())",
+    );
+    assert_eq!(r.display.len(), 2, "{r:#?}");
+    assert_eq!(r.display[0].html(), Some("<i>kept</i>"));
+    assert!(r.display[0].get("application/json").is_none());
+    assert!(r.display[1].png().is_none(), "an int is not PNG data");
+    assert!(r.stderr.contains("'application/json'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("image/png data must be bytes"),
+        "{}",
+        r.stderr
+    );
+    // Raw bundles are the caller's own data: a bad one is an error that says why.
+    let r = raises(
+        &s,
+        "display({'image/png': 'not base64!'}, raw=True)",
+        "ValueError",
+    );
+    assert!(r
+        .error
+        .unwrap()
+        .message
+        .contains("image/png data given as text must be base64"),);
+    assert_alive(&s);
+}
+
+#[test]
+fn a_forked_child_that_displays_does_not_disturb_the_session() {
+    let s = session();
+    let r = ok(
+        &s,
+        "\
+import os
+pid = os.fork()
+if pid == 0:
+    display('from the child')
+    os._exit(0)
+os.waitpid(pid, 0)
+display('from the parent')",
+    );
+    assert_eq!(r.display.len(), 1, "{r:#?}");
+    assert_eq!(r.display[0].plain(), Some("'from the parent'"));
+    if subprocess() {
+        // The child shares the session's descriptors: its display shows as text.
+        assert!(r.stdout.contains("'from the child'"), "{r:#?}");
+    }
+    assert_alive(&s);
+}
+
+#[test]
+fn a_thread_holding_the_interpreter_does_not_break_replies() {
+    let s = session();
+    ok(
+        &s,
+        "\
+import threading
+done = threading.Event()
+def hold():
+    while not done.is_set():
+        3 ** 5_000_000  # most of a second in C, the interpreter held
+hog = threading.Thread(target=hold)
+hog.start()",
+    );
+    // Replies, displays and bytes go on while it holds the interpreter for a second at
+    // a time.
+    for i in 0..2 {
+        let r = ok(&s, &format!("display({i})\n{i}"));
+        assert_eq!(r.value, Some(i.to_string()));
+        assert_eq!(r.display.len(), 1);
+        s.set_bytes("b", vec![i as u8; 1000]).expect("set_bytes");
+        assert_eq!(s.get_bytes("b").expect("get_bytes"), vec![i as u8; 1000]);
+    }
+    ok(&s, "done.set(); hog.join()");
+    assert_alive(&s);
+}

@@ -142,6 +142,54 @@ fn a_figure_of_a_failed_execute_still_comes_back() {
 }
 
 #[test]
+fn a_stopped_executes_figures_are_closed_not_passed_on() {
+    let s = venv_session();
+    // Imported first: under load the import alone may take longer than the timeout.
+    ok(&s, "import matplotlib.pyplot as plt, time");
+    let r = s
+        .execute_with_timeout(
+            "plt.plot([1, 2])\ntime.sleep(5)",
+            Duration::from_millis(400),
+        )
+        .expect("execute");
+    assert_eq!(r.status, pysession::Status::Timeout);
+    assert!(r.display.is_empty(), "{r:#?}");
+    let r = ok(&s, "print('unrelated')\nlen(plt.get_fignums())");
+    assert!(r.display.is_empty(), "{r:#?}");
+    assert_eq!(r.value.as_deref(), Some("0"));
+}
+
+#[test]
+fn a_restart_closes_the_figures_of_the_old_state() {
+    let s = venv_session();
+    // A thread of the session makes a figure after its execute has ended.
+    ok(
+        &s,
+        "import matplotlib.pyplot as plt, threading, time\nt = threading.Thread(target=lambda: (time.sleep(0.2), plt.figure()))\nt.start()",
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    s.restart().expect("restart");
+    let r = ok(
+        &s,
+        "import matplotlib.pyplot as plt\nlen(plt.get_fignums())",
+    );
+    assert_eq!(r.value.as_deref(), Some("0"));
+    assert!(r.display.is_empty(), "{r:#?}");
+}
+
+#[test]
+fn agg_chosen_by_the_user_is_left_to_the_user() {
+    let s = venv_session();
+    let r = ok(
+        &s,
+        "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\nplt.plot([1])\nprint(plt.get_backend())",
+    );
+    assert_eq!(r.stdout.to_lowercase(), "agg\n");
+    assert!(r.display.is_empty(), "{r:#?}");
+    assert_eq!(value(&s, "len(plt.get_fignums())").as_deref(), Some("1"));
+}
+
+#[test]
 fn a_backend_the_user_chose_is_kept() {
     let s = venv_session();
     let r = ok(

@@ -246,3 +246,48 @@ fn serde_byte_strings_become_python_bytes_inside_any_value() {
     );
     assert_alive(&s);
 }
+
+#[test]
+fn set_keeps_field_order_and_big_integers_as_serde_json_writes_them() {
+    #[derive(serde::Serialize)]
+    struct Ordered {
+        zeta: u8,
+        alpha: f32,
+        mid: u128,
+    }
+    let s = session();
+    s.set(
+        "o",
+        &Ordered {
+            zeta: 1,
+            alpha: 0.1,
+            mid: u128::MAX,
+        },
+    )
+    .expect("set");
+    assert_eq!(
+        value(&s, "list(o), o['alpha'], o['mid'] == 2 ** 128 - 1").as_deref(),
+        Some("(['zeta', 'alpha', 'mid'], 0.1, True)")
+    );
+}
+
+#[test]
+fn byte_strings_over_the_subprocess_limit_are_refused_not_fatal() {
+    let s = session();
+    // 1 GiB + 1: zeroed pages cost nothing until they are read.
+    let big = vec![0u8; (1 << 30) + 1];
+    let set = s.set_bytes("big", big);
+    ok(&s, "made = b'\\0' * ((1 << 30) + 1)");
+    let got = s.get_bytes("made");
+    if subprocess() {
+        let e = set.expect_err("over the subprocess limit");
+        assert!(e.to_string().contains("at most 1 GiB"), "{e}");
+        let e = got.expect_err("over the subprocess limit");
+        assert!(e.to_string().contains("at most 1 GiB"), "{e}");
+    } else {
+        set.expect("the embedded backend has no such limit");
+        assert_eq!(got.expect("get_bytes").len(), (1 << 30) + 1);
+    }
+    ok(&s, "del made");
+    assert_alive(&s);
+}

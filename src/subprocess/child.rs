@@ -49,8 +49,9 @@ for name in ('pysession_runtime', 'pysession_worker'):
 sys.modules['pysession_worker'].main(sys.modules['pysession_runtime'], t)
 ";
 
-/// Frames larger than this from the child are treated as a broken protocol.
-const MAX_FRAME: usize = 1 << 30;
+/// Frames larger than this from the child are treated as a broken protocol; the
+/// host sends none larger either.
+pub(crate) const MAX_FRAME: usize = 1 << 30;
 
 /// How to start a child.
 #[derive(Debug, Clone)]

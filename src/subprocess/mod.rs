@@ -317,6 +317,15 @@ impl Subprocess {
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
         let DataArg { text: arg, blobs } = arg;
+        if let Some(size) = std::iter::once(arg.len())
+            .chain(blobs.iter().map(Vec::len))
+            .find(|&size| size > child::MAX_FRAME)
+        {
+            return Err(Error::Variable(format!(
+                "the value for {name:?} is {size} bytes long; a subprocess session moves at \
+                 most 1 GiB at a time (the embedded backend has no such limit)"
+            )));
+        }
         let request = serde_json::json!({
             "op": "data", "data_op": op, "name": name, "arg": arg, "blobs": blobs.len(),
         });
