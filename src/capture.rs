@@ -220,14 +220,14 @@ impl Displays {
     }
 
     /// Keeps `item` if it fits; says whether it did.
-    fn push(&mut self, item: &DisplayData) -> bool {
+    fn push(&mut self, item: DisplayData) -> bool {
         let size = item.size();
         if self.bytes + size > self.limit {
             self.dropped += 1;
             return false;
         }
         self.bytes += size;
-        self.items.push(item.clone());
+        self.items.push(item);
         true
     }
 }
@@ -287,6 +287,23 @@ struct CaptureState {
     tap: Option<EventSender>,
 }
 
+impl CaptureState {
+    /// Where output made on behalf of run `run` goes: that run's streams and its tap
+    /// while it is the current run, the background otherwise (no tap).
+    fn route(&mut self, run: u64) -> (&mut Streams, Option<&EventSender>) {
+        let CaptureState {
+            run_id,
+            run: current,
+            background,
+            tap,
+        } = self;
+        match current.as_mut() {
+            Some(current) if run != 0 && run == *run_id => (current, tap.as_ref()),
+            _ => (background, None),
+        }
+    }
+}
+
 /// What a stream was given.
 pub(crate) enum Written<'a> {
     Text(&'a str),
@@ -323,16 +340,7 @@ impl CaptureShared {
     /// while it is the current run, in the background otherwise.
     pub(crate) fn write(&self, stream: u8, run: u64, written: Written<'_>) {
         let mut state = self.lock();
-        let CaptureState {
-            run_id,
-            run: current,
-            background,
-            tap,
-        } = &mut *state;
-        let (streams, is_current) = match current.as_mut() {
-            Some(current) if run != 0 && run == *run_id => (current, true),
-            _ => (background, false),
-        };
+        let (streams, tap) = state.route(run);
         let b = streams.get(stream);
         let text = match written {
             Written::Text(s) => {
@@ -345,7 +353,7 @@ impl CaptureShared {
                 Cow::Owned(s)
             }
         };
-        if let (true, Some(tap)) = (is_current, tap.as_ref()) {
+        if let Some(tap) = tap {
             if !text.is_empty() {
                 let text = text.into_owned();
                 tap.send(if stream == 2 {
@@ -360,22 +368,12 @@ impl CaptureShared {
     /// Stores a display made on behalf of run `run`, like [`write`](Self::write).
     pub(crate) fn display(&self, run: u64, item: DisplayData) {
         let mut state = self.lock();
-        let CaptureState {
-            run_id,
-            run: current,
-            background,
-            tap,
-        } = &mut *state;
-        match current.as_mut() {
-            Some(current) if run != 0 && run == *run_id => {
-                if current.display.push(&item) {
-                    if let Some(tap) = tap.as_ref() {
-                        tap.send(Event::Display(item));
-                    }
-                }
-            }
-            _ => {
-                background.display.push(&item);
+        let (streams, tap) = state.route(run);
+        // Copied only when someone watches the stream.
+        let event = tap.map(|tap| (tap, item.clone()));
+        if streams.display.push(item) {
+            if let Some((tap, item)) = event {
+                tap.send(Event::Display(item));
             }
         }
     }
