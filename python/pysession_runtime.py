@@ -624,10 +624,24 @@ def _is_json(mime):
     return mime == "application/json" or mime.endswith("+json")
 
 
+def _is_text(mime):
+    """Types whose data is text: ``text/*``, SVG, XML, JavaScript, LaTeX..."""
+    return (
+        mime.startswith("text/")
+        or mime.endswith(("+xml", "/xml", "/javascript", "/x-latex", "/x-tex"))
+        or mime in ("application/x-javascript", "application/ecmascript")
+    )
+
+
 def _is_binary(mime):
-    return (mime.startswith("image/") and mime != "image/svg+xml") or mime in (
+    """Types whose data is bytes even when given as (base64) text."""
+    kind = mime.split("/", 1)[0]
+    return (kind in ("image", "audio", "video", "font") and not _is_text(mime)) or mime in (
         "application/pdf",
         "application/octet-stream",
+        "application/zip",
+        "application/gzip",
+        "application/wasm",
     )
 
 
@@ -655,8 +669,11 @@ def _normalize(mime, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"{mime} data must be bytes (or base64 text), not {type(data).__name__}")
         return bytes(data)
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data).decode("utf-8", "replace")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        if _is_text(mime):
+            return bytes(data).decode("utf-8", "replace")
+        # Bytes of a type this list does not know: kept as bytes.
+        return bytes(data)
     return str(data)
 
 
@@ -769,8 +786,11 @@ def _figure_png(fig):
     # savefig leaves the figure marked changed (it restores the dpi and colours it
     # rendered with); what changes it from now on marks it again.
     fig.stale = False
-    fig._pysession_shown = True
-    return buf.getvalue()
+    png = buf.getvalue()
+    # What was shown, to tell a change from a redraw (the user's own savefig marks the
+    # figure changed too).
+    fig._pysession_png = png
+    return png
 
 
 def _captures_figures():
@@ -806,14 +826,16 @@ def flush_figures(state, render=True):
     mine.sort(key=lambda entry: entry[:2])
     try:
         for _, _, fig in mine:
-            if not render or (getattr(fig, "_pysession_shown", False) and not fig.stale):
+            shown = getattr(fig, "_pysession_png", None)
+            if not render or (shown is not None and not fig.stale):
                 continue
             try:
-                bundle = {"image/png": _figure_png(fig), "text/plain": repr(fig)}
+                png = _figure_png(fig)
             except Exception as e:
                 _formatter_failed(fig, "savefig()", e)
                 continue
-            _emit((state, None), bundle, False)
+            if png != shown:
+                _emit((state, None), {"image/png": png, "text/plain": repr(fig)}, False)
     finally:
         for fig in [entry[2] for entry in mine] + orphans:
             plt.close(fig)

@@ -123,8 +123,14 @@ _writing = threading.local()
 _stop_exception = None
 
 
+class FrameTooLarge(ValueError):
+    """A frame the host would refuse; nothing of it was written."""
+
+
 def write_frame(obj, blobs=()):
     body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")
+    if len(body) > MAX_FRAME or any(len(b) > MAX_FRAME for b in blobs):
+        raise FrameTooLarge("over 1 GiB in one frame")
     parts = [len(body).to_bytes(4, "little"), body]
     for blob in blobs:
         parts.append(len(blob).to_bytes(4, "little"))
@@ -161,11 +167,11 @@ class _WireCapture:
                 blobs.append(data)
             else:
                 out.append([mime, _clean(data)])
-        if any(len(b) > MAX_FRAME for b in blobs):
-            sys.stderr.write("display: an item over 1 GiB is left out\n")
-            return
         frame = {"id": self.request, "display": out, "is_value": bool(is_value), "blobs": len(blobs)}
-        write_frame(frame, blobs)
+        try:
+            write_frame(frame, blobs)
+        except FrameTooLarge:
+            sys.stderr.write("display: an item over 1 GiB is left out\n")
 
 
 def _clean(value):
@@ -354,5 +360,9 @@ def main(runtime, token):
             # get_bytes: the bytes follow the reply as they are.
             write_frame({"id": ident, "status": status, "value": None, "error": None, "blobs": 1}, [value])
         else:
-            write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})
+            try:
+                write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})
+            except FrameTooLarge:
+                too_large = ("ValueError", "the reply was over 1 GiB, more than a subprocess session sends", "")
+                write_frame({"id": ident, "status": "error", "value": None, "error": too_large})
         value = reply = None

@@ -389,6 +389,11 @@ impl CaptureShared {
         self.lock().tap = tap;
     }
 
+    /// Takes the tap off, returning it (to be put back with [`set_tap`](Self::set_tap)).
+    pub(crate) fn take_tap(&self) -> Option<EventSender> {
+        self.lock().tap.take()
+    }
+
     /// Starts collecting the output of run `run`.
     pub(crate) fn begin_run(&self, run: u64) {
         let mut state = self.lock();

@@ -159,8 +159,8 @@
 //! `bytes` and [`Session::get_bytes`] reads one (or a `bytearray`/`memoryview`) with a
 //! single memory copy in the embedded backend (100 MB in about 50 ms, the time of a
 //! `Vec::clone` on the same machine) and as raw bytes through a pipe in the subprocess
-//! backend (about 4 times slower; at most 1 GiB per byte string or JSON text there, a
-//! clear [`Error::Variable`] past it). The README has the measured figures.
+//! backend (about 4 times slower; at most 1 GiB per byte string and 256 Mi characters
+//! of JSON there, a clear [`Error::Variable`] past it). The README has the measured figures.
 //!
 //! ```
 //! use pysession::Session;
@@ -180,10 +180,11 @@
 //! representations, found the way notebooks find them (`_repr_mimebundle_`, then
 //! `_repr_html_`, `_repr_markdown_`, `_repr_latex_`, `_repr_svg_`, `_repr_png_`,
 //! `_repr_jpeg_`, `_repr_gif_`, `_repr_pdf_`, `_repr_json_`, `_repr_javascript_`), with
-//! `text/plain` (the repr) always there. Binary types arrive as bytes
+//! `text/plain` (the repr) among them. Binary types (images but SVG, audio, video, PDF,
+//! and any type given `bytes` that is not a text type) arrive as bytes
 //! ([`MimeData::Binary`]), JSON types as JSON, the rest as text. `display(bundle,
-//! raw=True)` shows a dict of MIME type to data as it is; `include=`/`exclude=` pick
-//! types. A representation method that raises is left out and named on stderr.
+//! raw=True)` shows a dict of MIME type to data as it is (invalid data there is an
+//! error in the code); `include=`/`exclude=` pick types, `text/plain` included. A representation method that raises is left out and named on stderr.
 //!
 //! The last line's value also gets its bundle (marked [`DisplayData::is_value`]) when it
 //! has more than its repr: a pandas DataFrame gives `text/html` and `text/plain`, a PIL
@@ -195,14 +196,17 @@
 //! The figures an execute leaves open come back as `image/png` (at the figure's own
 //! size and dpi) at the end of that execute, in the order they were made, whether or
 //! not the code called `plt.show()`, and are then closed, so memory does not grow.
-//! `plt.show()` shows them at once; a figure shown by `plt.show()`, `display(fig)` or
-//! as the last line's value is not shown again unless it changes. The figures of an
+//! `plt.show()` shows them at once and closes them, as notebooks do; a figure shown by
+//! `display(fig)` or as the last line's value is not shown again at the end unless its
+//! picture changed (saving it to a file is no change). The figures of an
 //! execute that was stopped (timeout, interrupt) are closed without being drawn, as
 //! are those of a session's old state at a restart. In the embedded
 //! backend each session gets the figures its own threads made, though pyplot's
 //! "current figure" is shared by the process: sessions that plot at the same time
 //! should hold their figures (`fig, ax = plt.subplots()`) rather than lean on
-//! `plt.gcf()`.
+//! `plt.gcf()`. The backend is process-wide too: a session that picks another one
+//! (`matplotlib.use(...)`) picks it for every session in the process, whose figures
+//! then stay open, left to the user.
 //!
 //! Order: `display()` calls as they happen, then the value's bundle, then the figures
 //! left open. [`Event::Display`] streams each item as it is made. An execution keeps

@@ -337,8 +337,10 @@ impl Session {
     /// without encoding. A plain `Vec<u8>` is a sequence to serde and becomes a `list`
     /// of ints; use [`set_bytes`](Self::set_bytes) for one large byte string.
     ///
-    /// Fails with [`Error::Variable`] when the value has no JSON form (a map with
-    /// non-scalar keys, an integer past 64 bits) or `name` is not a Python name.
+    /// As with serde_json, NaN and infinities become `None`, and 128-bit integers are
+    /// Python ints. Fails with [`Error::Variable`] when the value has no JSON form (a
+    /// map whose keys are not strings, numbers or booleans) or `name` is not a Python
+    /// name.
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), Error> {
         let (text, blobs) = crate::value::to_json_and_blobs(value).map_err(|e| {
             Error::Variable(format!(

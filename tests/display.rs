@@ -400,3 +400,104 @@ hog.start()",
     ok(&s, "done.set(); hog.join()");
     assert_alive(&s);
 }
+
+#[test]
+fn output_of_other_threads_during_variable_calls_is_kept() {
+    let s = session();
+    // The thread may write its first lines while the execute that starts it still runs.
+    let first = ok(
+        &s,
+        "\
+import threading, time
+def chatter():
+    for i in range(40):
+        print('line', i)
+        display(i)
+        time.sleep(0.005)
+t = threading.Thread(target=chatter)
+t.start()",
+    );
+    // Variable calls while the thread writes: none of its output may be lost.
+    let began = std::time::Instant::now();
+    while began.elapsed() < Duration::from_millis(400) {
+        s.variables().expect("variables");
+        s.set("x", &1).expect("set");
+        s.set_bytes("b", vec![1]).expect("set_bytes");
+    }
+    let r = ok(&s, "t.join()");
+    // A print's pieces may straddle two results (subprocess): count whole lines.
+    let text = [
+        &first.stdout,
+        &first.background_stdout,
+        &r.stdout,
+        &r.background_stdout,
+    ]
+    .map(|t| t.as_str())
+    .concat();
+    let lines = text.matches('\n').count();
+    let shown = first.display.len()
+        + first.background_display.len()
+        + r.display.len()
+        + r.background_display.len();
+    assert_eq!((lines, shown), (40, 40), "{first:#?}\n{r:#?}");
+}
+
+#[test]
+fn a_startup_rerun_does_not_stream_into_the_next_submit() {
+    let s = builder()
+        .startup_code("print('from startup')\ndisplay('startup display')")
+        .start()
+        .expect("start");
+    let r = s
+        .execute_with_timeout("sum(range(4 * 10**8))", Duration::from_millis(200))
+        .expect("execute");
+    assert_eq!(r.status, pysession::Status::Restarted, "{r:#?}");
+    let events: Vec<Event> = s
+        .submit("print('mine')\ndisplay('mine')")
+        .expect("submit")
+        .collect();
+    for e in &events {
+        match e {
+            Event::Stdout(t) => assert!(!t.contains("startup"), "{events:#?}"),
+            Event::Display(d) => assert_eq!(d.plain(), Some("'mine'"), "{events:#?}"),
+            _ => {}
+        }
+    }
+    let Some(Event::Finished(Ok(r))) = events.last() else {
+        panic!("{events:#?}");
+    };
+    assert_eq!(r.stdout, "mine\n");
+    assert_eq!(r.display.len(), 1);
+}
+
+#[test]
+fn binary_types_beyond_images_stay_bytes() {
+    let s = session();
+    let r = ok(
+        &s,
+        "display({'audio/wav': b'RIFF\\x00\\x01\\xfe\\xff', 'application/x-custom': b'\\x00\\xff', 'text/csv': b'a,b'}, raw=True)",
+    );
+    let d = &r.display[0];
+    assert_eq!(d.bytes("audio/wav"), Some(&b"RIFF\x00\x01\xfe\xff"[..]));
+    assert_eq!(d.bytes("application/x-custom"), Some(&b"\x00\xff"[..]));
+    assert_eq!(d.text("text/csv"), Some("a,b"));
+}
+
+#[test]
+fn a_display_item_over_a_gibibyte_is_left_out_and_the_session_lives() {
+    let s = session();
+    ok(&s, "big = 'y' * ((1 << 30) + 10)");
+    let r = ok(
+        &s,
+        "display({'text/plain': big}, raw=True)\ndisplay('small')",
+    );
+    assert_eq!(r.display.len(), 1, "only the small one: {r:#?}");
+    assert_eq!(r.display[0].plain(), Some("'small'"));
+    if subprocess() {
+        assert!(r.stderr.contains("over 1 GiB is left out"), "{}", r.stderr);
+    } else {
+        assert_eq!(r.display_dropped, 1);
+    }
+    ok(&s, "del big");
+    assert_alive(&s);
+}

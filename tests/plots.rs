@@ -82,6 +82,19 @@ fig",
 }
 
 #[test]
+fn saving_a_shown_figure_to_a_file_does_not_show_it_again() {
+    let s = venv_session();
+    let dir = temp_dir("savefig");
+    let path = py_str(dir.join("a.png").to_str().unwrap());
+    let r = ok(
+        &s,
+        &format!("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\ndisplay(fig)\nfig.savefig({path})"),
+    );
+    assert_eq!(r.display.len(), 1, "{r:#?}");
+    png_size(&std::fs::read(dir.join("a.png")).expect("the file was written"));
+}
+
+#[test]
 fn a_figure_changed_after_display_is_shown_again() {
     let s = venv_session();
     let r = ok(

@@ -119,7 +119,11 @@ impl Embedded {
     ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
         if self.startup_pending.swap(false, Ordering::AcqRel) {
-            let mut r = self.run(Job::Startup, timeout)?;
+            // The startup code's output is not the submitted code's: nothing of it streams.
+            let tap = self.capture.take_tap();
+            let startup = self.run(Job::Startup, timeout);
+            self.capture.set_tap(tap);
+            let mut r = startup?;
             if r.status != Status::Ok {
                 // The session cannot come back as configured.
                 self.stop();

@@ -79,7 +79,7 @@ impl Recipe {
             ),
             self.timeout,
             self.grace,
-            false,
+            RunKind::Startup,
             &crossbeam_channel::never(),
         ) {
             Exchange::Reply(r, _, _) if r.status == "ok" => Ok(child),
@@ -115,6 +115,18 @@ fn stderr_excerpt(out: &RunOutput) -> String {
     }
 }
 
+/// What a request is, for its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunKind {
+    /// User code: its output is its result's, with the background output.
+    Execute,
+    /// Startup code: its output is collected (its stderr explains a failure).
+    Startup,
+    /// A variable operation: it opens no run, so what other threads write meanwhile
+    /// stays background output for the next execute.
+    Data,
+}
+
 /// Sends request `id` and waits for its reply: until the deadline, then SIGINT (again
 /// every 50 ms) for the grace period, then the process group is killed.
 #[allow(clippy::too_many_arguments)]
@@ -125,12 +137,14 @@ fn exchange(
     (request, blobs): (serde_json::Value, Vec<Vec<u8>>),
     timeout: Duration,
     grace: Duration,
-    with_background: bool,
+    kind: RunKind,
     interrupts: &Receiver<()>,
 ) -> Exchange {
     let begun = Instant::now();
-    capture.begin_run(id);
-    let end = |capture: &CaptureShared| capture.end_run(with_background);
+    if kind != RunKind::Data {
+        capture.begin_run(id);
+    }
+    let end = |capture: &CaptureShared| capture.end_run(kind == RunKind::Execute);
     let send_by = begun
         + timeout
             .saturating_add(grace)
@@ -305,7 +319,7 @@ impl Subprocess {
         interrupts: &Receiver<()>,
     ) -> Result<ExecutionResult, Error> {
         let request = serde_json::json!({ "op": "run", "code": code });
-        self.request(request, Vec::new(), timeout, interrupts, true)
+        self.request(request, Vec::new(), timeout, interrupts, RunKind::Execute)
     }
 
     /// A variable operation: `SessionState.data` in the child.
@@ -329,18 +343,24 @@ impl Subprocess {
         let request = serde_json::json!({
             "op": "data", "data_op": op, "name": name, "arg": arg, "blobs": blobs.len(),
         });
-        self.request(request, blobs, timeout, &crossbeam_channel::never(), false)
+        self.request(
+            request,
+            blobs,
+            timeout,
+            &crossbeam_channel::never(),
+            RunKind::Data,
+        )
     }
 
-    /// Sends one request; `is_execute` says it is user code (its value is cut to the
-    /// output limit, its result carries the background output).
+    /// Sends one request of `kind` (user code's value is cut to the output limit, its
+    /// result carries the background output).
     fn request(
         &self,
         request: serde_json::Value,
         blobs: Vec<Vec<u8>>,
         timeout: Duration,
         interrupts: &Receiver<()>,
-        is_execute: bool,
+        kind: RunKind,
     ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
         let mut slot = self.lock_child();
@@ -378,12 +398,12 @@ impl Subprocess {
             (request, blobs),
             left,
             self.recipe.grace,
-            is_execute,
+            kind,
             interrupts,
         );
         let mut r = match exchanged {
             Exchange::Reply(reply, out, reason) => {
-                self.result(reply, out, timeout, reason, is_execute)
+                self.result(reply, out, timeout, reason, kind == RunKind::Execute)
             }
             Exchange::Stuck(out, how, reason) => {
                 *slot = None;
