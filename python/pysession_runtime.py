@@ -771,7 +771,9 @@ def display(*objs, raw=False, include=None, exclude=None, metadata=None, **kwarg
 
 def _emit(owner, bundle, is_value):
     state, run = owner
-    state.capture.display(list(bundle.items()), is_value, run)
+    # MIME type names cross to the host as UTF-8: a lone surrogate becomes U+FFFD.
+    items = [(m.encode("utf-8", "replace").decode("utf-8"), d) for m, d in bundle.items()]
+    state.capture.display(items, is_value, run)
 
 
 def _is_figure(obj):

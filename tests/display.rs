@@ -278,6 +278,8 @@ fn display_of_a_huge_repr_and_of_odd_text_loses_nothing_else() {
     let plain = r.display[0].plain().expect("text/plain");
     assert!(plain.starts_with("nul\0 and lone "), "{plain:?}");
     assert!(plain.ends_with(" surrogate"), "{plain:?}");
+    let r = ok(&s, "display({'text/x-\\ud800': 'odd type name'}, raw=True)");
+    assert_eq!(r.display[0].mime_types().count(), 1, "{r:#?}");
     assert_alive(&s);
 }
 
