@@ -722,20 +722,17 @@ def mime_bundle(obj, plain=None, rich_only=False, include=None, exclude=None):
             bundle["image/png"] = _figure_png(obj)
         except Exception as e:
             _formatter_failed(obj, "savefig()", e)
+    def wanted(mime):
+        return (include is None or mime in include) and (exclude is None or mime not in exclude)
+
+    if rich_only and not any(m != "text/plain" and wanted(m) for m in bundle):
+        return None
     if plain is not None:
         # The value's repr, already made for the result.
-        bundle.pop("text/plain", None)
-    if include is not None:
-        bundle = {m: d for m, d in bundle.items() if m in include}
-    if exclude is not None:
-        bundle = {m: d for m, d in bundle.items() if m not in exclude}
-    if rich_only and not bundle:
-        return None
-    if "text/plain" not in bundle and (include is None or "text/plain" in include) and (
-        exclude is None or "text/plain" not in exclude
-    ):
-        bundle["text/plain"] = repr(obj) if plain is None else plain
-    return bundle
+        bundle["text/plain"] = plain
+    elif "text/plain" not in bundle and wanted("text/plain"):
+        bundle["text/plain"] = repr(obj)
+    return {m: d for m, d in bundle.items() if wanted(m)}
 
 
 def display(*objs, raw=False, include=None, exclude=None, metadata=None, **kwargs):

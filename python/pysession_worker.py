@@ -344,25 +344,15 @@ def main(runtime, token):
                 + f"\n[... {cut} characters of the value cut here: over the output limit ...]\n"
                 + value[len(value) - (limit - head):]
             )
-        if isinstance(value, bytes) and len(value) > MAX_FRAME:
-            status, value, error = (
-                "error",
-                None,
-                ("ValueError", f"the bytes are {len(value)} bytes long; a subprocess session moves at most 1 GiB at a time", ""),
-            )
-        if isinstance(value, str) and len(value) > MAX_FRAME // 4:
-            status, value, error = (
-                "error",
-                None,
-                ("ValueError", f"the value is {len(value)} characters long as JSON; a subprocess session moves at most 256 Mi characters at a time", ""),
-            )
-        if isinstance(value, bytes):
-            # get_bytes: the bytes follow the reply as they are.
-            write_frame({"id": ident, "status": status, "value": None, "error": None, "blobs": 1}, [value])
-        else:
-            try:
+        try:
+            if isinstance(value, bytes):
+                # get_bytes: the bytes follow the reply as they are.
+                write_frame({"id": ident, "status": status, "value": None, "error": None, "blobs": 1}, [value])
+            else:
                 write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})
-            except FrameTooLarge:
-                too_large = ("ValueError", "the reply was over 1 GiB, more than a subprocess session sends", "")
-                write_frame({"id": ident, "status": "error", "value": None, "error": too_large})
+        except FrameTooLarge:
+            # Nothing of it was written: an error in its place.
+            size = len(value) if isinstance(value, (bytes, str)) else 0
+            message = f"the value ({size:,} long) is too large: a subprocess session moves at most 1 GiB at a time"
+            write_frame({"id": ident, "status": "error", "value": None, "error": ("ValueError", message, "")})
         value = reply = None

@@ -159,8 +159,8 @@
 //! `bytes` and [`Session::get_bytes`] reads one (or a `bytearray`/`memoryview`) with a
 //! single memory copy in the embedded backend (100 MB in about 50 ms, the time of a
 //! `Vec::clone` on the same machine) and as raw bytes through a pipe in the subprocess
-//! backend (about 4 times slower; at most 1 GiB per byte string and 256 Mi characters
-//! of JSON there, a clear [`Error::Variable`] past it). The README has the measured figures.
+//! backend (about 4 times slower; at most 1 GiB per byte string or JSON text there, a
+//! clear [`Error::Variable`] past it). The README has the measured figures.
 //!
 //! ```
 //! use pysession::Session;
