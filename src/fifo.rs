@@ -31,7 +31,7 @@ impl FifoLock {
         mine
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     /// Takes a place only if it is served at once (nothing queued or running); the
     /// caller then owns the turn and must [`release`](Self::release) it.
     pub(crate) fn try_now(&self) -> bool {

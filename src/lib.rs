@@ -347,7 +347,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 mod asynchronous;
 mod capture;
 mod embedded;

@@ -211,7 +211,7 @@ impl SessionBuilder {
                 running: Mutex::new(None),
                 interrupts: Arc::default(),
             }),
-            #[cfg(feature = "tokio")]
+            #[cfg(feature = "async")]
             driver: Default::default(),
         };
         session.start()?;
@@ -227,7 +227,7 @@ impl SessionBuilder {
 pub struct Session {
     pub(crate) inner: Arc<Inner>,
     /// Runs the `_async` twins' calls.
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "async")]
     pub(crate) driver: crate::asynchronous::Driver,
 }
 
@@ -575,7 +575,7 @@ impl Inner {
 }
 
 /// What the async fast path came to.
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 pub(crate) enum Quick {
     /// Answered while the caller looked.
     Done(Box<Result<ExecutionResult, Error>>),
@@ -587,17 +587,17 @@ pub(crate) enum Quick {
 }
 
 /// A turn among the session's calls taken with `FifoLock::try_now`; ends when dropped.
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 struct OwnedTurn(Arc<Inner>);
 
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 impl Drop for OwnedTurn {
     fn drop(&mut self) {
         self.0.calls.release();
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 impl Inner {
     /// The async fast path: when the session is idle, sends `code` to an embedded
     /// session's worker at once and looks for the answer for up to `spin`, so a quick
@@ -720,7 +720,7 @@ impl Running {
         }
     }
 
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "async")]
     fn embedded(&self) -> Option<&Embedded> {
         match self {
             Running::Embedded(b) => Some(b),

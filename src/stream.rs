@@ -62,7 +62,7 @@ impl EventSender {
 pub struct Execution {
     events: Receiver<Event>,
     /// Where an async reader waits to be woken.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     waker: Arc<Mutex<Option<Waker>>>,
     finished: bool,
     interrupt: InterruptHandle,
@@ -166,7 +166,7 @@ impl Iterator for Execution {
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(feature = "async")]
 impl futures_core::Stream for Execution {
     type Item = Event;
 

@@ -36,7 +36,7 @@ pub(crate) struct InFlight {
     control: Arc<control::ControlShared>,
 }
 
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+#[cfg_attr(not(feature = "async"), allow(dead_code))]
 impl InFlight {
     /// The answer, if it comes within `spin` (looked for without blocking for longer).
     pub(crate) fn quick(&self, spin: Duration) -> Option<ExecutionResult> {
@@ -247,7 +247,7 @@ impl Embedded {
         })
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     /// Starts running `code` for a caller that will not block: `None` when the session
     /// must first re-run its startup code (then the caller uses [`execute`](Self::execute)).
     pub(crate) fn begin_execute(
