@@ -283,9 +283,76 @@ _stderr = None
 _stdin = None
 
 
-def install():
+class _SessionSys(types.ModuleType):
+    """``sys`` whose ``executable`` and ``prefix`` are the calling session's when it runs
+    in a virtual environment of its own, as they would be in that environment's
+    ``python``; every other attribute is the process's."""
+
+    @property
+    def executable(self):
+        return _session_python("executable")
+
+    @executable.setter
+    def executable(self, value):
+        _set_session_python("executable", value)
+
+    @property
+    def prefix(self):
+        return _session_python("prefix")
+
+    @prefix.setter
+    def prefix(self, value):
+        _set_session_python("prefix", value)
+
+    @property
+    def exec_prefix(self):
+        return _session_python("exec_prefix")
+
+    @exec_prefix.setter
+    def exec_prefix(self, value):
+        _set_session_python("exec_prefix", value)
+
+
+def _session_environment():
+    owner = _owners.get(_get_ident())
+    return owner[0].environment if owner is not None else None
+
+
+def _session_python(name):
+    env = _session_environment()
+    if env is not None:
+        return env["prefix" if name == "exec_prefix" else name]
+    return sys.__dict__[name]
+
+
+def _set_session_python(name, value):
+    env = _session_environment()
+    if env is not None:
+        env["prefix" if name == "exec_prefix" else name] = value
+    else:
+        sys.__dict__[name] = value
+
+
+def set_executable(executable):
+    """Make ``sys.executable`` name ``executable`` (the interpreter the host was built
+    for), or, when the host knows none, the installation's own ``python3.X``: an embedded
+    interpreter otherwise guesses the first ``python3`` on ``PATH``, which may be another
+    Python."""
+    if not executable:
+        candidate = os.path.join(sys.base_prefix, "bin", "python%d.%d" % sys.version_info[:2])
+        if os.path.isfile(candidate):
+            executable = candidate
+    if executable:
+        sys.__dict__["executable"] = executable
+        sys.__dict__["_base_executable"] = executable
+    if type(sys) is types.ModuleType:
+        sys.__class__ = _SessionSys
+
+
+def install(executable=None):
     """Install the routing streams and hooks; the host calls this once per process."""
     global _stdout, _stderr, _stdin
+    set_executable(executable)
     _stdout = _SessionStream(1, sys.stdout, "<stdout>")
     _stderr = _SessionStream(2, sys.stderr, "<stderr>")
     _stdin = _NoStdin(sys.stdin)
@@ -328,11 +395,16 @@ def add_site_dir(path):
 class SessionState:
     """One session's namespace, output capture and run control."""
 
-    __slots__ = ("ns", "capture", "control", "loop", "filenames", "source_bytes", "__weakref__")
+    __slots__ = (
+        "ns", "capture", "control", "loop", "filenames", "source_bytes", "environment", "__weakref__"
+    )
 
-    def __init__(self, capture, control):
+    def __init__(self, capture, control, environment=None):
         self.capture = capture
         self.control = control
+        # The virtual environment the session runs in: {"executable", "prefix",
+        # "site_packages"}, or None.
+        self.environment = environment
         self.loop = None
         self.filenames = collections.deque()
         self.source_bytes = 0
@@ -426,7 +498,8 @@ class SessionState:
         """Variables for the host, as JSON text: ``op`` is ``"get"`` (``name``), ``"set"``
         (``name`` to the JSON ``arg``, in which ``{"\\0bytes": i}`` stands for
         ``blobs[i]``) or ``"list"`` (``arg``: include modules); or as bytes:
-        ``"get_bytes"`` and ``"set_bytes"`` (``blobs[0]``).
+        ``"get_bytes"`` and ``"set_bytes"`` (``blobs[0]``); or ``"info"``: the Python the
+        session runs, as JSON.
         Returns ``(status, json_or_bytes_or_None, error)`` like ``run``."""
         try:
             if op == "get_bytes":
@@ -464,9 +537,27 @@ class SessionState:
                 return ("ok", None, None)
             if op == "list":
                 return ("ok", json.dumps(self._variables(bool(arg))), None)
+            if op == "info":
+                return ("ok", json.dumps(self._python_info()), None)
             return ("error", None, ("ValueError", f"unknown variable operation {op!r}", ""))
         except Exception as e:
             return ("error", None, _describe(e))
+
+    def _python_info(self):
+        import platform
+        import site
+
+        env = self.environment
+        return {
+            "version": platform.python_version(),
+            "sys_version": sys.version,
+            "executable": sys.executable,
+            "base_executable": getattr(sys, "_base_executable", sys.executable),
+            "prefix": sys.prefix,
+            "base_prefix": sys.base_prefix,
+            "site_packages": env["site_packages"] if env else site.getsitepackages(),
+            "pid": os.getpid(),
+        }
 
     def _variables(self, modules):
         import reprlib
@@ -571,8 +662,15 @@ def _fresh_namespace():
     }
 
 
-def new_session(capture, control):
-    return SessionState(capture, control)
+def new_session(capture, control, environment=None):
+    if environment is not None:
+        # The host may hand paths in as path objects; `sys` holds them as text.
+        environment = {
+            "executable": os.fspath(environment["executable"]),
+            "prefix": os.fspath(environment["prefix"]),
+            "site_packages": [os.fspath(p) for p in environment["site_packages"]],
+        }
+    return SessionState(capture, control, environment)
 
 
 def bind_thread(state):

@@ -20,8 +20,15 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use crate::session::{done, executed, Answer, Call, Inner, Quick, Session};
-use crate::{Error, ExecutionResult};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::session::{
+    data_call, decode_bytes, decode_done, decode_get, decode_info, decode_variables, done,
+    executed, set_bytes_call, set_call, variables_call, Answer, Call, DataArg, Inner, Quick,
+    Session,
+};
+use crate::{Error, ExecutionResult, PythonInfo, Variable};
 
 struct Job {
     session: Arc<Inner>,
@@ -240,5 +247,48 @@ impl Session {
     /// polled, the stop goes ahead even if the future is dropped.
     pub async fn stop_async(&self) -> Result<(), Error> {
         done(self.call_async(Call::Stop).await)
+    }
+
+    /// [`get`](Session::get), without blocking the executor. Cancel safety: once
+    /// polled, the read goes ahead (in its turn) even if the future is dropped.
+    pub async fn get_async<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
+        let call = data_call("get", name, DataArg::default());
+        decode_get(name, self.call_async(call).await)
+    }
+
+    /// [`set`](Session::set), without blocking the executor. Cancel safety: once
+    /// polled, the variable is set (in its turn) even if the future is dropped.
+    pub async fn set_async<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), Error> {
+        let call = set_call(name, value)?;
+        decode_done(self.call_async(call).await)
+    }
+
+    /// [`variables`](Session::variables), without blocking the executor.
+    pub async fn variables_async(&self) -> Result<Vec<Variable>, Error> {
+        decode_variables(self.call_async(variables_call(false)).await)
+    }
+
+    /// [`variables_including_modules`](Session::variables_including_modules), without
+    /// blocking the executor.
+    pub async fn variables_including_modules_async(&self) -> Result<Vec<Variable>, Error> {
+        decode_variables(self.call_async(variables_call(true)).await)
+    }
+
+    /// [`set_bytes`](Session::set_bytes), without blocking the executor. Cancel safety:
+    /// once polled, the variable is set (in its turn) even if the future is dropped.
+    pub async fn set_bytes_async(&self, name: &str, data: impl Into<Vec<u8>>) -> Result<(), Error> {
+        decode_done(self.call_async(set_bytes_call(name, data.into())).await)
+    }
+
+    /// [`get_bytes`](Session::get_bytes), without blocking the executor.
+    pub async fn get_bytes_async(&self, name: &str) -> Result<Vec<u8>, Error> {
+        let call = data_call("get_bytes", name, DataArg::default());
+        decode_bytes(self.call_async(call).await)
+    }
+
+    /// [`python_info`](Session::python_info), without blocking the executor.
+    pub async fn python_info_async(&self) -> Result<PythonInfo, Error> {
+        let call = data_call("info", "", DataArg::default());
+        decode_info(&self.inner.config, self.call_async(call).await)
     }
 }

@@ -354,6 +354,7 @@ mod embedded;
 mod error;
 mod fifo;
 mod interrupt;
+mod python;
 mod result;
 mod session;
 mod stream;
@@ -362,6 +363,7 @@ mod value;
 
 pub use error::{Error, Result};
 pub use interrupt::InterruptHandle;
+pub use python::{BuildPython, PythonInfo};
 pub use result::{DisplayData, ExecutionResult, MimeData, PythonError, Status, Variable};
 pub use session::{Backend, Session, SessionBuilder};
 pub use stream::{Event, Execution};

@@ -13,13 +13,15 @@ use crate::fifo::FifoLock;
 use crate::interrupt::{InterruptHandle, Interrupts};
 use crate::stream::{EventSender, Execution};
 use crate::subprocess::{Limits, Subprocess};
+use crate::python::{PythonInfo, ReportedInfo};
 use crate::{Error, ExecutionResult, Status, Variable};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a session's code runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Backend {
     /// In this process, on a thread of the session's own, in the process's one
@@ -321,13 +323,7 @@ impl Session {
     /// Fails with [`Error::Variable`] when there is no such variable or its value does
     /// not convert (to JSON, or to `T`).
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
-        let json = self.data("get", name, String::new())?;
-        serde_json::from_str(&json).map_err(|e| {
-            Error::Variable(format!(
-                "variable {name:?} does not convert to {}: {e}",
-                std::any::type_name::<T>()
-            ))
-        })
+        decode_get(name, self.inner.call(data_call("get", name, DataArg::default())))
     }
 
     /// Sets the session's variable `name` to `value`, converted as JSON is (maps
@@ -342,39 +338,18 @@ impl Session {
     /// map whose keys are not strings, numbers or booleans) or `name` is not a Python
     /// name.
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), Error> {
-        let (text, blobs) = crate::value::to_json_and_blobs(value).map_err(|e| {
-            Error::Variable(format!(
-                "the value for {name:?} cannot be converted to JSON: {e}"
-            ))
-        })?;
-        self.data_call("set", name, DataArg { text, blobs })
-            .map(|_| ())
+        decode_done(self.inner.call(set_call(name, value)?))
     }
 
     /// The user's variables: every name in the session's namespace but the runtime's
     /// own (`__name__`, ...) and imported modules, with its type and a short repr.
     pub fn variables(&self) -> Result<Vec<Variable>, Error> {
-        self.list_variables(false)
+        decode_variables(self.inner.call(variables_call(false)))
     }
 
     /// Like [`variables`](Self::variables), imported modules included.
     pub fn variables_including_modules(&self) -> Result<Vec<Variable>, Error> {
-        self.list_variables(true)
-    }
-
-    fn list_variables(&self, modules: bool) -> Result<Vec<Variable>, Error> {
-        let json = self.data("list", "", if modules { "1" } else { "" }.to_string())?;
-        let listed: Vec<(String, String, String)> = serde_json::from_str(&json).map_err(|e| {
-            Error::Interpreter(format!("the variable list is not what was expected: {e}"))
-        })?;
-        Ok(listed
-            .into_iter()
-            .map(|(name, type_name, repr)| Variable {
-                name,
-                type_name,
-                repr,
-            })
-            .collect())
+        decode_variables(self.inner.call(variables_call(true)))
     }
 
     /// Sets the session's variable `name` to a Python `bytes` holding `data`, as fast
@@ -382,49 +357,24 @@ impl Session {
     /// a `Vec<u8>` to save the copy into it); the subprocess backend sends it down a
     /// pipe as it is, with no encoding. See the README for measured speeds.
     pub fn set_bytes(&self, name: &str, data: impl Into<Vec<u8>>) -> Result<(), Error> {
-        let arg = DataArg {
-            text: String::new(),
-            blobs: vec![data.into()],
-        };
-        self.data_call("set_bytes", name, arg).map(|_| ())
+        decode_done(self.inner.call(set_bytes_call(name, data.into())))
     }
 
     /// The session's variable `name`, a `bytes`, `bytearray` or `memoryview`, as bytes
     /// (as fast as [`set_bytes`](Self::set_bytes)). Fails with [`Error::Variable`] when
     /// there is no such variable or it is another type.
     pub fn get_bytes(&self, name: &str) -> Result<Vec<u8>, Error> {
-        let r = self.data_call("get_bytes", name, DataArg::default())?;
-        r.blob
-            .ok_or_else(|| Error::Interpreter("the bytes of the variable did not arrive".into()))
+        decode_bytes(self.inner.call(data_call("get_bytes", name, DataArg::default())))
     }
 
-    fn data(&self, op: &'static str, name: &str, arg: String) -> Result<String, Error> {
-        let arg = DataArg {
-            text: arg,
-            blobs: Vec::new(),
-        };
-        self.data_call(op, name, arg)
-            .map(|r| r.value.unwrap_or_default())
-    }
-
-    fn data_call(
-        &self,
-        op: &'static str,
-        name: &str,
-        arg: DataArg,
-    ) -> Result<ExecutionResult, Error> {
-        let r = executed(self.inner.call(Call::Data {
-            op,
-            name: name.to_owned(),
-            arg,
-        }))?;
-        match (r.status, &r.error) {
-            (Status::Ok, _) => Ok(r),
-            (_, Some(e)) => Err(Error::Variable(e.message.clone())),
-            (status, None) => Err(Error::Variable(format!(
-                "the variable operation ended with status {status}"
-            ))),
-        }
+    /// The Python the session runs, as the session itself reports it: version,
+    /// `sys.executable`, prefixes, where its packages are, its process, and (embedded)
+    /// the libpython this process loaded, beside what the crate was built for.
+    pub fn python_info(&self) -> Result<PythonInfo, Error> {
+        decode_info(
+            &self.inner.config,
+            self.inner.call(data_call("info", "", DataArg::default())),
+        )
     }
 
     /// A handle that interrupts whatever this session is running, from any thread.
@@ -665,6 +615,111 @@ pub(crate) fn executed(answer: Result<Answer, Error>) -> Result<ExecutionResult,
 
 pub(crate) fn done(answer: Result<Answer, Error>) -> Result<(), Error> {
     answer.map(|_| ())
+}
+
+// The variable and info calls, each as the call to make and the decoding of its
+// answer, shared by the blocking methods and their `_async` twins.
+
+pub(crate) fn data_call(op: &'static str, name: &str, arg: DataArg) -> Call {
+    Call::Data {
+        op,
+        name: name.to_owned(),
+        arg,
+    }
+}
+
+pub(crate) fn set_call<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<Call, Error> {
+    let (text, blobs) = crate::value::to_json_and_blobs(value).map_err(|e| {
+        Error::Variable(format!(
+            "the value for {name:?} cannot be converted to JSON: {e}"
+        ))
+    })?;
+    Ok(data_call("set", name, DataArg { text, blobs }))
+}
+
+pub(crate) fn set_bytes_call(name: &str, data: Vec<u8>) -> Call {
+    let arg = DataArg {
+        text: String::new(),
+        blobs: vec![data],
+    };
+    data_call("set_bytes", name, arg)
+}
+
+pub(crate) fn variables_call(modules: bool) -> Call {
+    let arg = DataArg {
+        text: if modules { "1" } else { "" }.to_string(),
+        blobs: Vec::new(),
+    };
+    data_call("list", "", arg)
+}
+
+/// The result of a variable operation, or its failure as an [`Error::Variable`].
+fn data_result(answer: Result<Answer, Error>) -> Result<ExecutionResult, Error> {
+    let r = executed(answer)?;
+    match (r.status, &r.error) {
+        (Status::Ok, _) => Ok(r),
+        (_, Some(e)) => Err(Error::Variable(e.message.clone())),
+        (status, None) => Err(Error::Variable(format!(
+            "the variable operation ended with status {status}"
+        ))),
+    }
+}
+
+fn data_text(answer: Result<Answer, Error>) -> Result<String, Error> {
+    data_result(answer).map(|r| r.value.unwrap_or_default())
+}
+
+pub(crate) fn decode_done(answer: Result<Answer, Error>) -> Result<(), Error> {
+    data_result(answer).map(|_| ())
+}
+
+pub(crate) fn decode_get<T: DeserializeOwned>(
+    name: &str,
+    answer: Result<Answer, Error>,
+) -> Result<T, Error> {
+    let json = data_text(answer)?;
+    serde_json::from_str(&json).map_err(|e| {
+        Error::Variable(format!(
+            "variable {name:?} does not convert to {}: {e}",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+pub(crate) fn decode_variables(answer: Result<Answer, Error>) -> Result<Vec<Variable>, Error> {
+    let json = data_text(answer)?;
+    let listed: Vec<(String, String, String)> = serde_json::from_str(&json).map_err(|e| {
+        Error::Interpreter(format!("the variable list is not what was expected: {e}"))
+    })?;
+    Ok(listed
+        .into_iter()
+        .map(|(name, type_name, repr)| Variable {
+            name,
+            type_name,
+            repr,
+        })
+        .collect())
+}
+
+pub(crate) fn decode_bytes(answer: Result<Answer, Error>) -> Result<Vec<u8>, Error> {
+    data_result(answer)?
+        .blob
+        .ok_or_else(|| Error::Interpreter("the bytes of the variable did not arrive".into()))
+}
+
+pub(crate) fn decode_info(
+    config: &Config,
+    answer: Result<Answer, Error>,
+) -> Result<PythonInfo, Error> {
+    let json = data_text(answer)?;
+    let reported: ReportedInfo = serde_json::from_str(&json).map_err(|e| {
+        Error::Interpreter(format!("the session's Python report is not what was expected: {e}"))
+    })?;
+    let libpython = match config.backend {
+        Backend::Embedded => crate::embedded::loaded_libpython(),
+        Backend::Subprocess => None,
+    };
+    Ok(reported.complete(config.backend, libpython))
 }
 
 /// A running session of either backend.

@@ -121,3 +121,63 @@ extern "C" fn stop_trace(
     };
     super::control::raise_if_stopping(py, &control, &frame)
 }
+
+/// The file the interpreter's shared library was loaded from, as the dynamic loader
+/// reports it; `None` when libpython is linked into the executable itself.
+pub(crate) fn loaded_libpython() -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let symbol = pyo3::ffi::Py_IsInitialized as *const std::ffi::c_void;
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: `symbol` is the address of a function of libpython, which stays loaded
+    // for the life of the process; `info` is a writable `Dl_info` that dladdr fills in.
+    let found = unsafe { libc::dladdr(symbol, info.as_mut_ptr()) } != 0;
+    if !found {
+        return None;
+    }
+    // SAFETY: dladdr returned non-zero, so it filled in `info`.
+    let info = unsafe { info.assume_init() };
+    if info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the loader, valid while the
+    // object is loaded (for the life of the process); it is copied at once.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    let exe = std::env::current_exe().ok();
+    let same_as_exe = match (path.canonicalize(), exe.and_then(|e| e.canonicalize().ok())) {
+        (Ok(a), Some(b)) => a == b,
+        _ => false,
+    };
+    (!same_as_exe).then_some(path)
+}
+
+/// Tells the interpreter, before it is initialised, which `python` it is, so that it
+/// finds its own standard library and `sys.executable` names that program (not the
+/// first `python3` on `PATH`, which is what an embedded interpreter guesses).
+///
+/// Must be called at most once, before the interpreter is initialised.
+pub(crate) fn set_program_name(program: &str) {
+    // On Linux `wchar_t` is a UTF-32 code unit; the path is valid UTF-8, so every char
+    // is one unit. CPython keeps the pointer, so the string lives for the process.
+    let wide: Vec<libc::wchar_t> = program
+        .chars()
+        .map(|c| c as libc::wchar_t)
+        .chain(std::iter::once(0))
+        .collect();
+    let wide: &'static [libc::wchar_t] = Box::leak(wide.into_boxed_slice());
+    // SAFETY: the interpreter is not initialised yet (the caller's contract), which is
+    // when Py_SetProgramName may be called; `wide` is NUL-terminated and never freed.
+    // It is deprecated since 3.11; unlike `PyConfig` it leaves the rest of the legacy
+    // initialisation that PyO3 uses (locale, signals) as it is.
+    #[allow(deprecated)]
+    unsafe {
+        pyo3::ffi::Py_SetProgramName(wide.as_ptr().cast());
+    }
+}
+
+/// True once the interpreter is initialised (by this crate or by the host).
+pub(crate) fn is_initialized() -> bool {
+    // SAFETY: Py_IsInitialized may be called at any time, before or after
+    // initialisation, from any thread; it only reads a flag.
+    unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+}

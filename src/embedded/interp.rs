@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::{PyModule, PyType};
 
+use super::ffi;
 use crate::Error;
 
 const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
@@ -24,27 +25,56 @@ pub(crate) struct Runtime {
     pub module: Py<PyModule>,
     pub stop_exception: Py<PyType>,
     pub version: (u8, u8),
+    /// The shared libpython the process loaded (`None`: linked into the executable).
+    pub libpython: Option<PathBuf>,
 }
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+/// Why the interpreter could not be had, kept for every later session of the process.
+enum Failure {
+    /// The wrong Python was loaded: a configuration problem the user can fix.
+    Config(String),
+    /// The interpreter or the runtime failed to set up.
+    Interpreter(String),
+}
+
+static RUNTIME: OnceLock<Result<Runtime, Failure>> = OnceLock::new();
 static SITE_DIRS: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 
 /// The runtime, initialising the interpreter on first use.
 pub(crate) fn runtime() -> Result<&'static Runtime, Error> {
     RUNTIME
-        .get_or_init(|| {
-            Python::initialize();
-            Python::attach(load).map_err(|e| e.to_string())
-        })
+        .get_or_init(initialize)
         .as_ref()
-        .map_err(|e| Error::Interpreter(e.clone()))
+        .map_err(|e| match e {
+            Failure::Config(m) => Error::Config(m.clone()),
+            Failure::Interpreter(m) => Error::Interpreter(m.clone()),
+        })
 }
 
-fn load(py: Python<'_>) -> PyResult<Runtime> {
+fn initialize() -> Result<Runtime, Failure> {
+    let libpython = ffi::loaded_libpython();
+    crate::python::check_libpython(libpython.as_deref())
+        .map_err(|e| Failure::Config(e.to_string()))?;
+    // Only the interpreter the crate was built for is named: a different library
+    // (allowed by the user) would find another installation's standard library.
+    let executable = crate::python::default_executable()
+        .filter(|_| crate::python::is_built_for(libpython.as_deref()))
+        .and_then(|p| p.to_str());
+    if !ffi::is_initialized() {
+        if let Some(program) = executable {
+            ffi::set_program_name(program);
+        }
+    }
+    Python::initialize();
+    Python::attach(|py| load(py, executable, libpython))
+        .map_err(|e| Failure::Interpreter(e.to_string()))
+}
+
+fn load(py: Python<'_>, executable: Option<&str>, libpython: Option<PathBuf>) -> PyResult<Runtime> {
     let source = CString::new(RUNTIME_SOURCE)?;
     let file = CString::new(RUNTIME_FILE)?;
     let module = PyModule::from_code(py, &source, &file, c"pysession_runtime")?;
-    module.call_method0("install")?;
+    module.call_method1("install", (executable,))?;
     let stop_exception = module
         .getattr("StopExecution")?
         .cast_into::<PyType>()?
@@ -54,12 +84,22 @@ fn load(py: Python<'_>) -> PyResult<Runtime> {
         module: module.unbind(),
         stop_exception,
         version: (version.major, version.minor),
+        libpython,
     })
+}
+
+/// A virtual environment an embedded session runs "in": what its code sees as
+/// `sys.executable`, `sys.prefix` and its site-packages.
+#[derive(Debug, Clone)]
+pub(crate) struct Environment {
+    pub executable: PathBuf,
+    pub prefix: PathBuf,
+    pub site_packages: Vec<PathBuf>,
 }
 
 /// Makes the packages of the environment of `python` importable in this interpreter,
 /// after checking that it is the same Python version.
-pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
+pub(crate) fn use_environment(python: &Path) -> Result<Environment, Error> {
     let rt = runtime()?;
     if !python.exists() {
         return Err(Error::NotFound {
@@ -68,9 +108,9 @@ pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
         });
     }
     let probe = "import json, site, sys; print(json.dumps([sys.version_info[0], \
-                 sys.version_info[1], site.getsitepackages()]))";
+                 sys.version_info[1], site.getsitepackages(), sys.executable, sys.prefix]))";
     let out = probe_output(python, probe)?;
-    let (major, minor, dirs): (u8, u8, Vec<PathBuf>) =
+    let (major, minor, dirs, executable, prefix): (u8, u8, Vec<PathBuf>, PathBuf, PathBuf) =
         serde_json::from_slice(&out).map_err(|e| {
             Error::Config(format!(
                 "python_executable {} gave an unreadable answer: {e}",
@@ -90,11 +130,16 @@ pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
             rt.version.1,
         )));
     }
+    let environment = Environment {
+        executable,
+        prefix,
+        site_packages: dirs.clone(),
+    };
     let mut added = SITE_DIRS.lock().unwrap_or_else(|p| p.into_inner());
     let added = added.get_or_insert_with(HashSet::new);
     let new: Vec<PathBuf> = dirs.into_iter().filter(|d| !added.contains(d)).collect();
     if new.is_empty() {
-        return Ok(());
+        return Ok(environment);
     }
     Python::attach(|py| -> PyResult<()> {
         let module = rt.module.bind(py);
@@ -110,7 +155,7 @@ pub(crate) fn use_environment(python: &Path) -> Result<(), Error> {
         ))
     })?;
     added.extend(new);
-    Ok(())
+    Ok(environment)
 }
 
 /// How long `python_executable` gets to report its version and paths.

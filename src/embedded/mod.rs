@@ -24,6 +24,11 @@ use crate::result::{ExecutionResult, PythonError, Status};
 use crate::session::{human, resolve_working_directory, Config};
 use crate::Error;
 
+/// The shared libpython this process loaded, once the interpreter is up.
+pub(crate) fn loaded_libpython() -> Option<std::path::PathBuf> {
+    interp::runtime().ok().and_then(|rt| rt.libpython.clone())
+}
+
 /// A job sent to the worker, not yet answered.
 pub(crate) struct InFlight {
     begun: Instant,
@@ -82,14 +87,16 @@ impl Embedded {
             ));
         }
         let rt = interp::runtime()?;
-        if let Some(python) = &config.python_executable {
-            interp::use_environment(python)?;
-        }
+        let environment = match &config.python_executable {
+            Some(python) => Some(interp::use_environment(python)?),
+            None => None,
+        };
         let working_directory = resolve_working_directory(config.working_directory.as_deref())?;
         let cfg = Arc::new(WorkerConfig {
             startup_code: config.startup_code.clone(),
             output_limit: config.output_limit,
             working_directory,
+            environment,
         });
         let capture = CaptureShared::new(config.capture_limits());
         let worker = Worker::spawn(rt, cfg.clone(), capture.clone())

@@ -10,13 +10,13 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::capture::Capture;
 use super::control::{ControlShared, Phase, RunControl, Ticket};
 use super::cwd::{CwdTurn, Refused};
 use super::ffi;
-use super::interp::Runtime;
+use super::interp::{Environment, Runtime};
 use super::watchdog::WorkerThread;
 use crate::capture::{bound_text, CaptureShared};
 use crate::result::{stopped_error, ExecutionResult, PythonError, Status};
@@ -64,6 +64,8 @@ pub(crate) struct WorkerConfig {
     pub startup_code: String,
     pub output_limit: usize,
     pub working_directory: PathBuf,
+    /// The virtual environment the session runs in, if it was given one.
+    pub environment: Option<Environment>,
 }
 
 /// The caller's side of one worker thread.
@@ -176,7 +178,20 @@ impl Context {
                 stop_exception: self.rt.stop_exception.clone_ref(py),
             },
         )?;
-        let state = module.call_method1(intern!(py, "new_session"), (capture, &control))?;
+        let environment = match &self.cfg.environment {
+            Some(env) => {
+                let d = PyDict::new(py);
+                d.set_item("executable", &env.executable)?;
+                d.set_item("prefix", &env.prefix)?;
+                d.set_item("site_packages", &env.site_packages)?;
+                Some(d)
+            }
+            None => None,
+        };
+        let state = module.call_method1(
+            intern!(py, "new_session"),
+            (capture, &control, environment),
+        )?;
         module.call_method1(intern!(py, "bind_thread"), (&state,))?;
         let _ = self.thread.control.set(control.into_any().unbind());
         self.thread

@@ -549,9 +549,15 @@ fn restarted(out: RunOutput, what: String) -> ExecutionResult {
     r
 }
 
-/// The interpreter to run: `python_executable`, or `python3` on PATH, as an absolute
-/// path (so that `env_clear` cannot hide it).
+/// The interpreter to run, as an absolute path (so that `env_clear` cannot hide it):
+/// `python_executable`; else the interpreter the crate was built for, when it is on
+/// this machine; else `python3` on PATH.
 fn resolve_python(python: Option<&Path>) -> Result<PathBuf, Error> {
+    if python.is_none() {
+        if let Some(built_for) = crate::python::default_executable() {
+            return Ok(built_for.to_path_buf());
+        }
+    }
     let wanted = python.unwrap_or(Path::new("python3"));
     let not_found = || Error::NotFound {
         what: "python_executable",
