@@ -44,8 +44,12 @@ pub enum Error {
     #[error("{0}")]
     Variable(String),
 
-    /// The startup code ran past its timeout and could not be stopped (it is blocked in
-    /// C code). The session is stopped.
+    /// Nothing ran, because code blocked where it cannot be stopped (in C) holds the
+    /// interpreter: the startup code ran past its timeout and could not be stopped (the
+    /// session is stopped), or, on the embedded backend, code that a session gave up on
+    /// still holds the interpreter lock, so the call could not start within the grace
+    /// period (the message says whose code it is; the session keeps its state and runs
+    /// again once that code returns).
     #[error("{0}")]
     Busy(String),
 

@@ -222,10 +222,24 @@ fn code_stuck_in_c_is_abandoned_and_the_session_restarted() {
     );
     let e = r.error.as_ref().expect("a restart says why");
     assert!(e.message.contains("restarted"), "{e:?}");
-    assert!(e.message.contains("timeout"), "{e:?}");
+    assert!(e.message.contains("ran past its 200 ms timeout"), "{e:?}");
     assert!(e.message.contains("grace"), "{e:?}");
+    if !subprocess() {
+        // The abandoned C call still holds the interpreter: the next call is told so
+        // within the grace period, and whose code it is.
+        let begun = Instant::now();
+        match s.execute("1 + 1") {
+            Err(pysession::Error::Busy(m)) => {
+                assert!(m.contains("this session's own earlier code"), "{m}");
+                assert!(m.contains("did not run"), "{m}");
+            }
+            other => panic!("expected a Busy error while the C call runs: {other:?}"),
+        }
+        assert!(begun.elapsed() < GRACE + TIGHT_SLACK, "{:?}", begun.elapsed());
+    }
     // Once the C call returns, the fresh session answers.
-    assert_alive(&s);
+    let (r, _) = until_not_busy(Duration::from_secs(60), || s.execute("1 + 1"));
+    assert_eq!(r.value.as_deref(), Some("2"), "{r:#?}");
     raises(&s, "earlier", "NameError");
     assert_alive(&s);
 }
@@ -239,8 +253,63 @@ fn code_stuck_in_c_reruns_startup_code_in_the_new_session() {
     ok(&s, "ready = 'changed'");
     let (r, _) = timed(&s, STUCK_IN_C, Duration::from_millis(200));
     assert_eq!(r.status, Status::Restarted, "{r:#?}");
+    let (r, _) = until_not_busy(Duration::from_secs(60), || s.execute("ready"));
+    assert_eq!(r.value.as_deref(), Some("'yes'"), "{r:#?}");
     assert_alive(&s);
-    assert_eq!(value(&s, "ready").as_deref(), Some("'yes'"));
+}
+
+#[test]
+fn other_sessions_are_told_early_whose_abandoned_code_holds_the_interpreter() {
+    let a = session();
+    let b = session();
+    ok(&b, "b_state = 'kept'");
+    let (r, _) = timed(&a, STUCK_IN_C, Duration::from_millis(200));
+    assert_eq!(r.status, Status::Restarted, "{r:#?}");
+    if subprocess() {
+        // Each subprocess session has an interpreter of its own: b is not held up.
+        assert_eq!(value(&b, "b_state").as_deref(), Some("'kept'"));
+        assert_alive(&b);
+        assert_alive(&a);
+        return;
+    }
+    let begun = Instant::now();
+    match b.execute("b_state") {
+        Err(pysession::Error::Busy(m)) => {
+            assert!(m.contains("code of another session"), "{m}");
+            assert!(m.contains("state is kept"), "{m}");
+        }
+        other => panic!("expected a Busy error while a's C call runs: {other:?}"),
+    }
+    assert!(begun.elapsed() < GRACE + TIGHT_SLACK, "{:?}", begun.elapsed());
+    // A session started meanwhile is refused as early, with the same words.
+    match builder().start() {
+        Err(pysession::Error::Busy(m)) => assert!(m.contains("code of another session"), "{m}"),
+        other => panic!("expected a Busy error from start(): {other:?}"),
+    }
+    let (r, _) = until_not_busy(Duration::from_secs(60), || b.execute("b_state"));
+    assert_eq!(r.value.as_deref(), Some("'kept'"), "{r:#?}");
+    assert_alive(&b);
+    assert_alive(&a);
+    let (c, _) = until_not_busy(Duration::from_secs(60), || builder().start());
+    assert_alive(&c);
+}
+
+#[test]
+fn timeout_messages_name_the_timeout_the_caller_gave() {
+    let s = session();
+    for (timeout, words) in [
+        (Duration::from_millis(200), "200 ms"),
+        (Duration::from_secs(1), "1 s"),
+    ] {
+        let (r, _) = timed(&s, "while True: pass", timeout);
+        assert_eq!(r.status, Status::Timeout, "{r:#?}");
+        let e = r.error.as_ref().expect("a timeout says why");
+        assert!(
+            e.message.contains(&format!("its {words} timeout")),
+            "{timeout:?}: {e:?}"
+        );
+    }
+    assert_alive(&s);
 }
 
 fn assert_exit_is_an_error(code: &str, type_name: &str) {

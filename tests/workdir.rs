@@ -204,3 +204,23 @@ fn startup_code_runs_in_the_working_directory() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn chdir_in_a_default_session_leaves_the_host_where_it_was() {
+    let host = std::env::current_dir().expect("host cwd");
+    let s = session();
+    let dir = temp_dir("default-chdir");
+    ok(&s, &format!("import os\nos.chdir({})", py_str(dir.to_str().unwrap())));
+    // The host is back where it was as soon as the call returns.
+    assert_eq!(std::env::current_dir().expect("host cwd"), host);
+    // The session keeps its own move...
+    assert_eq!(getcwd(&s), canonical(&dir));
+    assert_eq!(std::env::current_dir().expect("host cwd"), host);
+    // ...and a new default session starts where the host is.
+    let fresh = session();
+    assert_eq!(getcwd(&fresh), canonical(&host));
+    assert_eq!(std::env::current_dir().expect("host cwd"), host);
+    assert_alive(&s);
+    assert_alive(&fresh);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -44,6 +44,8 @@ impl CwdTurn {
         let mut state = lock();
         loop {
             if state.holders == 0 {
+                // Remembered even when the run starts where the host is: its code may
+                // `os.chdir`, and the host must get its directory back all the same.
                 let here = std::env::current_dir().ok();
                 if here.as_deref() != Some(dir) {
                     std::env::set_current_dir(dir).map_err(|e| {
@@ -52,8 +54,8 @@ impl CwdTurn {
                             dir.display()
                         ))
                     })?;
-                    state.host = here;
                 }
+                state.host = here;
                 state.dir = Some(dir.to_path_buf());
                 state.holders = 1;
                 return Ok(CwdTurn(()));
@@ -90,7 +92,9 @@ impl Drop for CwdTurn {
             state.dir = None;
             if let Some(host) = state.host.take() {
                 // The host's directory may be gone; then the process stays where it is.
-                let _ = std::env::set_current_dir(host);
+                if std::env::current_dir().ok().as_ref() != Some(&host) {
+                    let _ = std::env::set_current_dir(host);
+                }
             }
             TURN.notify_all();
         }

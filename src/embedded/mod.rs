@@ -1,6 +1,7 @@
 //! The embedded backend: sessions on dedicated threads inside this process's one
 //! interpreter.
 
+mod abandoned;
 mod capture;
 mod control;
 mod cwd;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
+use self::abandoned::Holder;
 use self::control::{Phase, Ticket};
 use self::interp::Runtime;
 use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
@@ -33,10 +35,15 @@ pub(crate) fn loaded_libpython() -> Option<std::path::PathBuf> {
 pub(crate) struct InFlight {
     begun: Instant,
     is_execute: bool,
+    /// What the job is, in words: "the code", "the startup code", ...
+    what: &'static str,
     run: u64,
     ticket: Arc<Ticket>,
     replies: Receiver<ExecutionResult>,
+    /// The timeout the caller gave, for the words of the result.
     timeout: Duration,
+    /// When the caller stops waiting for the code: `timeout` after the call began.
+    deadline: Option<Instant>,
     thread: Arc<watchdog::WorkerThread>,
     control: Arc<control::ControlShared>,
 }
@@ -59,8 +66,12 @@ impl InFlight {
     }
 }
 
+/// Numbers the process's embedded sessions, to tell whose abandoned code is whose.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
 /// One running embedded session.
 pub(crate) struct Embedded {
+    id: u64,
     rt: &'static Runtime,
     cfg: Arc<WorkerConfig>,
     grace: Duration,
@@ -102,6 +113,7 @@ impl Embedded {
         let worker = Worker::spawn(rt, cfg.clone(), capture.clone())
             .map_err(|e| Error::Interpreter(format!("cannot start a session thread: {e}")))?;
         let session = Embedded {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             rt,
             cfg,
             grace: config.grace_period,
@@ -125,10 +137,17 @@ impl Embedded {
         interrupts: &Receiver<()>,
     ) -> Result<ExecutionResult, Error> {
         let begun = Instant::now();
+        let deadline = begun.checked_add(timeout);
         if self.startup_pending.swap(false, Ordering::AcqRel) {
             // The startup code's output is not the submitted code's: nothing of it streams.
             let tap = self.capture.take_tap();
-            let startup = self.run(Job::Startup, timeout);
+            let startup = self
+                .begin(Job::Startup, timeout, deadline)
+                .and_then(|flight| self.finish(flight, &crossbeam_channel::never()));
+            if startup.is_err() {
+                // Nothing ran: the startup code is still due before the next execute.
+                self.startup_pending.store(true, Ordering::Release);
+            }
             self.capture.set_tap(tap);
             let mut r = startup?;
             if r.status != Status::Ok {
@@ -145,11 +164,8 @@ impl Embedded {
                 return Ok(r);
             }
         }
-        let mut r = self.run_interruptible(
-            Job::Execute(code.to_owned()),
-            timeout.saturating_sub(begun.elapsed()),
-            interrupts,
-        )?;
+        let flight = self.begin(Job::Execute(code.to_owned()), timeout, deadline)?;
+        let mut r = self.finish(flight, interrupts)?;
         r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
         Ok(r)
     }
@@ -207,25 +223,26 @@ impl Embedded {
     /// Sends a job and waits for it: until the deadline, then (if the code is running)
     /// a grace period while it is stopped, then no longer: the worker is abandoned.
     fn run(&self, job: Job, timeout: Duration) -> Result<ExecutionResult, Error> {
-        self.run_interruptible(job, timeout, &crossbeam_channel::never())
+        let flight = self.begin(job, timeout, Instant::now().checked_add(timeout))?;
+        self.finish(flight, &crossbeam_channel::never())
     }
 
-    /// Like [`run`](Self::run); a message on `interrupts` stops the code as a timeout
-    /// would, with status `Interrupted`.
-    fn run_interruptible(
+    /// Sends a job to the worker, to be waited for until `deadline`; `timeout` is the
+    /// limit the caller gave, named in the result. [`finish`](Self::finish) waits.
+    fn begin(
         &self,
         job: Job,
         timeout: Duration,
-        interrupts: &Receiver<()>,
-    ) -> Result<ExecutionResult, Error> {
-        let flight = self.begin(job, timeout)?;
-        self.finish(flight, interrupts)
-    }
-
-    /// Sends a job to the worker; [`finish`](Self::finish) waits for it.
-    fn begin(&self, job: Job, timeout: Duration) -> Result<InFlight, Error> {
+        deadline: Option<Instant>,
+    ) -> Result<InFlight, Error> {
         let begun = Instant::now();
         let is_execute = matches!(job, Job::Execute(_));
+        let what = match job {
+            Job::Execute(_) => "the code",
+            Job::Startup => "the startup code",
+            Job::Restart => "the restart",
+            Job::Data { .. } => "the variable operation",
+        };
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
         let ticket = Ticket::new();
         let (reply, replies) = bounded(1);
@@ -245,10 +262,12 @@ impl Embedded {
         Ok(InFlight {
             begun,
             is_execute,
+            what,
             run,
             ticket,
             replies,
             timeout,
+            deadline,
             thread: worker.thread.clone(),
             control: worker.control.clone(),
         })
@@ -265,7 +284,9 @@ impl Embedded {
         if self.startup_pending.load(Ordering::Acquire) {
             return Ok(None);
         }
-        self.begin(Job::Execute(code.to_owned()), timeout).map(Some)
+        let deadline = Instant::now().checked_add(timeout);
+        self.begin(Job::Execute(code.to_owned()), timeout, deadline)
+            .map(Some)
     }
 
     /// Waits for a job sent by [`begin`](Self::begin): until its deadline, then (if the
@@ -279,17 +300,21 @@ impl Embedded {
         let InFlight {
             begun,
             is_execute,
+            what,
             run,
             ticket,
             replies,
             timeout,
+            deadline,
             thread,
             control,
         } = flight;
-        let deadline = begun.checked_add(timeout);
         let first = match spin_recv(&replies) {
             Some(r) => Ok(Ok(r)),
-            None => wait(&replies, interrupts, deadline),
+            None => match self.wait_for_start(&replies, interrupts, deadline, &ticket) {
+                Start::Waited(waited) => waited,
+                Start::Held(holder) => return Err(self.held(what, is_execute, holder)),
+            },
         };
         let reason = match first {
             Ok(Ok(mut r)) => {
@@ -301,18 +326,19 @@ impl Embedded {
             Err(RecvTimeoutError::Timeout) => StopReason::Timeout,
         };
         let mut result = if ticket.advance(Phase::Pending, Phase::Cancelled) {
+            let holder = Holder::for_session(self.id);
             if !is_execute {
                 return Err(Error::Busy(format!(
-                    "the startup code did not start within its {} timeout: the interpreter (or \
-                     the process's working directory) was held by code in another session; \
-                     nothing ran",
-                    human(timeout)
+                    "{what} did not start within its {} timeout: the interpreter (or the \
+                     process's working directory) was held by {}; nothing ran",
+                    human(timeout),
+                    holder.describe()
                 )));
             }
-            not_started(timeout, reason)
+            not_started(timeout, reason, holder)
         } else {
             control.request_stop(run, reason);
-            watchdog::stop(thread, control, ticket.clone());
+            watchdog::stop(thread.clone(), control, ticket.clone());
             let last = Instant::now().checked_add(self.grace);
             match wait(&replies, &crossbeam_channel::never(), last) {
                 Ok(Ok(r)) => r,
@@ -320,6 +346,7 @@ impl Embedded {
                 Err(RecvTimeoutError::Timeout) => {
                     if ticket.advance(Phase::Running, Phase::Abandoned) {
                         ticket.release();
+                        abandoned::record(self.id, thread);
                         self.abandon(timeout, is_execute, reason)
                     } else {
                         // Finishing: the reply is being built right now.
@@ -330,6 +357,51 @@ impl Embedded {
         };
         result.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
         Ok(result)
+    }
+
+    /// Waits for a reply until `deadline`. While the job has not started and code that
+    /// was given up on is still in the interpreter, waits only the grace period: that
+    /// code may not return for hours, and the caller is told so now.
+    fn wait_for_start(
+        &self,
+        replies: &Receiver<ExecutionResult>,
+        interrupts: &Receiver<()>,
+        deadline: Option<Instant>,
+        ticket: &Ticket,
+    ) -> Start {
+        let early = Instant::now().checked_add(self.grace);
+        if let Some(early) = early.filter(|e| deadline.is_none_or(|d| *e < d)) {
+            match wait(replies, interrupts, Some(early)) {
+                Err(RecvTimeoutError::Timeout) => {
+                    let holder = Holder::for_session(self.id);
+                    if ticket.phase() == Phase::Pending
+                        && holder.is_abandoned_code()
+                        && ticket.advance(Phase::Pending, Phase::Cancelled)
+                    {
+                        return Start::Held(holder);
+                    }
+                }
+                waited => return Start::Waited(waited),
+            }
+        }
+        Start::Waited(wait(replies, interrupts, deadline))
+    }
+
+    /// The error of a job that could not start because abandoned code holds the
+    /// interpreter.
+    fn held(&self, what: &str, is_execute: bool, holder: Holder) -> Error {
+        let state = if is_execute {
+            " The session's state is kept."
+        } else {
+            ""
+        };
+        Error::Busy(format!(
+            "{what} did not run: it could not start within the {} grace period, because the \
+             interpreter is held by {}.{state} Try again once that code returns; code that \
+             must always be stoppable belongs in a subprocess session.",
+            human(self.grace),
+            holder.describe()
+        ))
     }
 
     /// Gives up on the worker whose code would not stop, and says so. After user code,
@@ -406,27 +478,38 @@ pub(crate) fn spin_recv<T>(rx: &crossbeam_channel::Receiver<T>) -> Option<T> {
     }
 }
 
+/// How the wait for a job's start ended.
+enum Start {
+    /// A reply, an interrupt, or the deadline.
+    Waited(Result<Result<ExecutionResult, ()>, RecvTimeoutError>),
+    /// The job never started and was cancelled: abandoned code holds the interpreter.
+    Held(Holder),
+}
+
 fn worker_gone() -> Error {
     Error::Interpreter("the session's thread ended unexpectedly".into())
 }
 
-fn not_started(timeout: Duration, reason: StopReason) -> ExecutionResult {
+fn not_started(timeout: Duration, reason: StopReason, holder: Holder) -> ExecutionResult {
     let (status, message) = match reason {
         StopReason::Timeout => (
             Status::Timeout,
             format!(
                 "the code did not start within its {} timeout: the interpreter (or the \
-                 process's working directory) was held by code in another session. Nothing \
-                 ran; the session's state is kept.",
-                human(timeout)
+                 process's working directory) was held by {}. Nothing ran; the session's \
+                 state is kept.",
+                human(timeout),
+                holder.describe()
             ),
         ),
         StopReason::Interrupt => (
             Status::Interrupted,
-            "the code was interrupted before it started (the interpreter or the process's \
-             working directory was held by code in another session). Nothing ran; the \
-             session's state is kept."
-                .to_string(),
+            format!(
+                "the code was interrupted before it started (the interpreter or the \
+                 process's working directory was held by {}). Nothing ran; the session's \
+                 state is kept.",
+                holder.describe()
+            ),
         ),
     };
     let mut r = ExecutionResult::empty(status);

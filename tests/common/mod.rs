@@ -108,6 +108,29 @@ pub fn assert_alive(s: &Session) {
     assert_eq!(r.value.as_deref(), Some("2"), "{r:#?}");
 }
 
+/// Calls `f` until it is no longer refused with [`pysession::Error::Busy`] (the
+/// interpreter held by code that was given up on), for at most `within`; panics on any
+/// other error. Returns what `f` gave and how many times it was refused.
+#[track_caller]
+pub fn until_not_busy<T>(
+    within: Duration,
+    mut f: impl FnMut() -> Result<T, pysession::Error>,
+) -> (T, u32) {
+    let begun = std::time::Instant::now();
+    let mut refused = 0;
+    loop {
+        match f() {
+            Ok(v) => return (v, refused),
+            Err(pysession::Error::Busy(m)) if begun.elapsed() < within => {
+                refused += 1;
+                assert!(m.contains("held by"), "a Busy error says who holds the interpreter: {m}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("the call failed: {e}"),
+        }
+    }
+}
+
 /// A fresh, empty directory under the system temp dir, unique to this process and call.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
