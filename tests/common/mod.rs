@@ -16,8 +16,30 @@ pub const GRACE: Duration = Duration::from_millis(300);
 /// Extra time allowed on top of timeout + grace for a call to return.
 pub const SLACK: Duration = Duration::from_secs(3);
 
+/// The interpreter is process-wide, so each test needs a process of its own, which
+/// cargo-nextest gives and `cargo test` does not: under `cargo test` the first test
+/// that makes a session ends the run at once, with one line that says what to run.
+fn require_process_per_test() {
+    if std::env::var_os("NEXTEST_EXECUTION_MODE").is_some_and(|m| m == "process-per-test") {
+        return;
+    }
+    // One line however many tests get here at once: the others wait on the lock
+    // until the process is gone. Straight to the descriptor: the test harness captures
+    // `eprintln!`, and the capture is lost when the process exits.
+    use std::io::Write;
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _only = ONE.lock();
+    let _ = writeln!(
+        std::io::stderr(),
+        "pysession's integration tests need a process per test: run `bash .ci/run` (installs \
+         what they need, then runs everything) or `cargo nextest run`, not `cargo test`"
+    );
+    std::process::exit(2);
+}
+
 /// The backend the suite runs against: `PYSESSION_TEST_BACKEND`, default `embedded`.
 pub fn backend() -> Backend {
+    require_process_per_test();
     match std::env::var("PYSESSION_TEST_BACKEND") {
         Err(std::env::VarError::NotPresent) => Backend::Embedded,
         Ok(v) if v == "embedded" => Backend::Embedded,
