@@ -350,6 +350,7 @@
 #[cfg(feature = "async")]
 mod asynchronous;
 mod capture;
+mod diag;
 mod embedded;
 mod error;
 mod fifo;

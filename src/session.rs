@@ -488,6 +488,7 @@ impl Inner {
             Backend::Subprocess => Running::Subprocess(Subprocess::start(&self.config)?),
         };
         *self.slot() = Some(Arc::new(backend));
+        crate::diag::lifecycle!("{:?} session started", self.config.backend);
         Ok(())
     }
 
@@ -510,12 +511,14 @@ impl Inner {
         let backend = self.current()?;
         let outcome = backend.restart(self.config.timeout);
         self.after(&backend);
+        crate::diag::lifecycle!("session restarted: {}", if outcome.is_ok() { "ok" } else { "failed" });
         outcome
     }
 
     fn stop(&self) -> Result<(), Error> {
         let backend = self.slot().take().ok_or(Error::NotRunning)?;
         backend.stop();
+        crate::diag::lifecycle!("session stopped");
         Ok(())
     }
 

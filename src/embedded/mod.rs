@@ -312,8 +312,8 @@ impl Embedded {
         let first = match spin_recv(&replies) {
             Some(r) => Ok(Ok(r)),
             None => match self.wait_for_start(&replies, interrupts, deadline, &ticket) {
-                Start::Waited(waited) => waited,
-                Start::Held(holder) => return Err(self.held(what, is_execute, holder)),
+                Ok(waited) => waited,
+                Err(holder) => return Err(self.held(what, is_execute, holder)),
             },
         };
         let reason = match first {
@@ -361,14 +361,15 @@ impl Embedded {
 
     /// Waits for a reply until `deadline`. While the job has not started and code that
     /// was given up on is still in the interpreter, waits only the grace period: that
-    /// code may not return for hours, and the caller is told so now.
+    /// code may not return for hours, and the caller is told so now: `Err` with whose
+    /// code it is, the job cancelled.
     fn wait_for_start(
         &self,
         replies: &Receiver<ExecutionResult>,
         interrupts: &Receiver<()>,
         deadline: Option<Instant>,
         ticket: &Ticket,
-    ) -> Start {
+    ) -> Result<Waited, Holder> {
         let early = Instant::now().checked_add(self.grace);
         if let Some(early) = early.filter(|e| deadline.is_none_or(|d| *e < d)) {
             match wait(replies, interrupts, Some(early)) {
@@ -378,18 +379,23 @@ impl Embedded {
                         && holder.is_abandoned_code()
                         && ticket.advance(Phase::Pending, Phase::Cancelled)
                     {
-                        return Start::Held(holder);
+                        return Err(holder);
                     }
                 }
-                waited => return Start::Waited(waited),
+                waited => return Ok(waited),
             }
         }
-        Start::Waited(wait(replies, interrupts, deadline))
+        Ok(wait(replies, interrupts, deadline))
     }
 
     /// The error of a job that could not start because abandoned code holds the
     /// interpreter.
     fn held(&self, what: &str, is_execute: bool, holder: Holder) -> Error {
+        crate::diag::notice!(
+            "embedded session {} refused {what}: the interpreter is held by {}",
+            self.id,
+            holder.describe()
+        );
         let state = if is_execute {
             " The session's state is kept."
         } else {
@@ -428,6 +434,10 @@ impl Embedded {
         self.startup_pending
             .store(replacement.is_some(), Ordering::Release);
         *self.lock_worker() = replacement;
+        crate::diag::notice!(
+            "embedded session {} gave up on {what}, which could not be stopped; {outcome}",
+            self.id
+        );
         let mut r = ExecutionResult::empty(Status::Restarted);
         output.fill(&mut r);
         r.error = Some(PythonError {
@@ -478,13 +488,9 @@ pub(crate) fn spin_recv<T>(rx: &crossbeam_channel::Receiver<T>) -> Option<T> {
     }
 }
 
-/// How the wait for a job's start ended.
-enum Start {
-    /// A reply, an interrupt, or the deadline.
-    Waited(Result<Result<ExecutionResult, ()>, RecvTimeoutError>),
-    /// The job never started and was cancelled: abandoned code holds the interpreter.
-    Held(Holder),
-}
+/// What a wait for a reply came to: the reply, an interrupt (`Ok(Err(()))`), or the
+/// deadline or a lost worker.
+type Waited = Result<Result<ExecutionResult, ()>, RecvTimeoutError>;
 
 fn worker_gone() -> Error {
     Error::Interpreter("the session's thread ended unexpectedly".into())

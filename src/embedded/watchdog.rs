@@ -69,7 +69,12 @@ pub(crate) fn stop(worker: Arc<WorkerThread>, control: Arc<ControlShared>, ticke
             .name("pysession-watchdog".into())
             .spawn(move || watch(rx))
             .map(|_| ())
-            .unwrap_or_else(|e| eprintln!("pysession: cannot start the watchdog thread: {e}"));
+            .unwrap_or_else(|e| {
+                crate::diag::must_warn!(
+                    "cannot start the watchdog thread ({e}): stopped code is given up on at \
+                     its deadline plus the grace period"
+                )
+            });
         tx
     });
     // If the watchdog could not start, the caller's own deadline still applies.

@@ -536,6 +536,7 @@ impl Drop for Subprocess {
 }
 
 fn restarted(out: RunOutput, what: String) -> ExecutionResult {
+    crate::diag::notice!("subprocess session restarted: {what}");
     let mut r = ExecutionResult::empty(Status::Restarted);
     out.fill(&mut r);
     r.error = Some(PythonError {
