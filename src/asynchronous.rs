@@ -186,6 +186,7 @@ impl Future for Answered {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl Session {
     async fn call_async(&self, call: Call) -> Result<Answer, Error> {
         let pending = self.driver.queue(&self.inner, call)?;

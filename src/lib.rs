@@ -107,11 +107,23 @@
 //! Startup code that cannot be stopped is not run again: [`Session::start`] or
 //! [`Session::restart`] fails with [`Error::Busy`] and the session is stopped.
 //!
+//! On the embedded backend, abandoned C code may still hold the interpreter lock, and
+//! then nothing else can run until it returns. A call that cannot start while such code
+//! is still in the interpreter does not wait out its whole timeout: after the grace
+//! period it fails with [`Error::Busy`], whose message says whose code holds the
+//! interpreter (this session's own earlier run, or another session's, and since when).
+//! Nothing ran, the session keeps its state (a restarted session still runs its
+//! startup code before its next execute), and the same call works once that code
+//! returns.
+//!
 //! # Sync and async
 //!
 //! Every blocking method has an `_async` twin on the same type (`execute_async`,
-//! `execute_with_timeout_async`, `restart_async`, `stop_async`, `start_async`), behind
-//! the `tokio` cargo feature, on by default. The rule, once: an `_async` method does
+//! `execute_with_timeout_async`, `restart_async`, `stop_async`, `start_async`,
+//! `get_async`, `set_async`, `variables_async`, `variables_including_modules_async`,
+//! `set_bytes_async`, `get_bytes_async`, `python_info_async`), behind the `async`
+//! cargo feature, on by default (it needs no runtime: the old name `tokio` still
+//! works). The rule, once: an `_async` method does
 //! exactly what its twin does and takes its place among the session's calls when first
 //! polled. The call itself is made by a driver thread of the session's, so the future
 //! never blocks the executor's thread. The futures work on Tokio or any other executor. Cancel safety: dropping the future
@@ -121,7 +133,7 @@
 //! # Streaming
 //!
 //! [`Session::submit`] starts code and returns an [`Execution`] at once. Iterate over it
-//! (or, with the `tokio` feature, use it as a `futures_core::Stream`) to get the output
+//! (or, with the `async` feature, use it as a `futures_core::Stream`) to get the output
 //! as the code writes it ([`Event::Stdout`], [`Event::Stderr`]), then
 //! [`Event::Finished`] with the same [`ExecutionResult`] `execute` returns, all output
 //! included, so streaming costs nothing to callers that only want the result.
@@ -264,8 +276,10 @@
 //!   (every 5 ms); CPU-bound sessions do not run in parallel. C code that holds the
 //!   lock for a long time (see above) stalls *every* session until it returns: calls
 //!   in other sessions then end with status `Timeout` and a message saying that the
-//!   code never started, and the stuck session comes back (fresh) as soon as the lock
-//!   is free. No call waits past its own timeout plus grace period.
+//!   code never started, or, once the stuck code has been given up on, with
+//!   [`Error::Busy`] after the grace period, naming it; the stuck session comes back
+//!   (fresh) as soon as the lock is free. No call waits past its own timeout plus
+//!   grace period.
 //! - **File descriptors.** Writes straight to descriptors 1 and 2 (C `printf`,
 //!   `os.write(1, ...)`, child processes) bypass `sys.stdout` and go to the host's
 //!   real stdout/stderr; they cannot be told apart per session in-process (the
@@ -289,14 +303,17 @@
 //! - **Virtual environments.** [`python_executable`](SessionBuilder::python_executable)
 //!   adds a virtual environment's `site-packages` to the process's import path; it must
 //!   be made from the same Python version as the embedded interpreter, or starting
-//!   fails with a clear [`Error::Config`]. To use another interpreter, build with
+//!   fails with a clear [`Error::Config`]. The session's code sees the environment's
+//!   `python` as `sys.executable` and the environment as `sys.prefix` (see
+//!   [Which Python](#which-python)). To use another interpreter, build with
 //!   `PYO3_PYTHON=/path/to/python3.x`.
 //!
 //! # The subprocess backend
 //!
 //! [`Backend::Subprocess`] runs each session in a child `python` process of its own (the
-//! one named by [`python_executable`](SessionBuilder::python_executable), default
-//! `python3` on `PATH`), with the same API and the same results. The child runs the
+//! one named by [`python_executable`](SessionBuilder::python_executable), default the
+//! interpreter the crate was built for, see [Which Python](#which-python)), with the
+//! same API and the same results. The child runs the
 //! same Python-side runtime, shipped inside the crate, so nothing has to be installed
 //! in the target interpreter. Requests and replies travel on dedicated pipes
 //! (descriptors 3 and 4, length-prefixed JSON); a reply that cannot be decoded ends the
@@ -335,6 +352,86 @@
 //!   period for it to exit, then kills its process group, also when the code ignores
 //!   SIGINT and SIGTERM.
 //!
+//! # Which Python
+//!
+//! The crate is built for one Python: the one PyO3 builds for (`PYO3_PYTHON`, or the
+//! first `python3` on `PATH` at build time). Its build script records that
+//! interpreter's own `sys.executable` (the real program, not a pyenv shim), its version
+//! and its libpython ([`BuildPython::current`]), and every session runs that Python:
+//!
+//! - **Embedded sessions** run in the libpython the process loaded. The interpreter is
+//!   told, before it starts, that it is the built-for `python`, so `sys.executable`
+//!   and `sys._base_executable` name it (an embedded interpreter otherwise takes the
+//!   first `python3` on `PATH` for itself): `subprocess.run([sys.executable, "-m",
+//!   "pip", ...])`, `multiprocessing` with the spawn method and `venv` use the same
+//!   Python with the same packages. A session given a virtual environment
+//!   ([`python_executable`](SessionBuilder::python_executable)) sees the
+//!   environment's `python` as `sys.executable` and the environment as `sys.prefix`,
+//!   as its own `python` would; other sessions keep theirs (threads a session starts
+//!   see its values). At the first start the loaded libpython is compared with the
+//!   built-for one: when both are on the machine and differ (the dynamic loader found
+//!   another Python of the same minor version first), starting fails with an
+//!   [`Error::Config`] that names both and the fix. A binary deployed where the
+//!   built-for library does not exist runs with the one it finds; `sys.executable`
+//!   is then that installation's `bin/pythonX.Y`. Set
+//!   `PYSESSION_ALLOW_OTHER_LIBPYTHON=1` to run in another library on purpose.
+//! - **Subprocess sessions** run the built-for interpreter unless
+//!   [`python_executable`](SessionBuilder::python_executable) names another (when the
+//!   built-for one is not on the machine, the first `python3` on `PATH`).
+//!
+//! [`Session::python_info`] reads what a session runs from the session itself:
+//! version, `sys.executable`, prefixes, site-packages, process and (embedded) the
+//! loaded libpython, beside [`BuildPython`].
+//!
+//! **A binary of your own** links libpython dynamically, and the dynamic loader must
+//! find the same library at run time. A Python in a standard place (Debian's
+//! `/usr/bin/python3`) is found without help; any other (pyenv, a custom build,
+//! `PYO3_PYTHON` pointing at 3.12 when the system has 3.11) needs a run path. Add it
+//! with a one-line build script in your crate, using the same PyO3 version as this
+//! crate:
+//!
+//! ```toml
+//! [build-dependencies]
+//! pyo3-build-config = "0.30"
+//! ```
+//!
+//! ```ignore
+//! // build.rs
+//! fn main() {
+//!     pyo3_build_config::add_libpython_rpath_link_args();
+//! }
+//! ```
+//!
+//! Without it, a binary built for pyenv's 3.12 does not start
+//! (`libpython3.12.so.1.0: cannot open shared object file`), and one built for pyenv's
+//! 3.11.7 on a machine whose system Python is 3.11.2 would load the system library;
+//! pysession refuses that at start with the error above rather than run a Python you
+//! did not build for. CI builds such a crate against every supported Python and runs
+//! it from another directory with no environment variables (`.ci/downstream`).
+//!
+//! # Cargo features
+//!
+//! - `async` (default): the `_async` twins and [`Execution`] as a
+//!   `futures_core::Stream`. `tokio` is its old name.
+//! - `tracing`: diagnostics as [`tracing`](https://docs.rs/tracing) events (target
+//!   `pysession`): sessions started, restarted and stopped (debug); code given up on,
+//!   calls refused while the interpreter is held, subprocesses that died (warn).
+//!   Without it the crate prints nothing, but for a watchdog thread that cannot start.
+//!
+//! # Platforms
+//!
+//! Linux with glibc (tested on x86-64; other 64-bit Linux targets are expected to work
+//! but untested); CPython 3.11, 3.12 and 3.13 with a shared libpython. Other platforms fail to compile with a message that says so. The
+//! minimum Rust version is the `rust-version` in `Cargo.toml`; CI checks it with
+//! clippy's `incompatible_msrv` lint (std items newer than it) and by comparing every
+//! dependency's declared `rust-version` with it (`.ci/msrv`), since this machine has
+//! one toolchain.
+//!
+//! **PyO3.** [`pyo3`] is re-exported: a host that uses PyO3 itself must use this
+//! version (two PyO3 versions cannot link one libpython into one program). A host
+//! that initialises Python itself before the first session gets its own
+//! `sys.executable`, as it set it up.
+//!
 //! # Design
 //!
 //! Each session is a worker thread that owns its namespace and takes requests from a
@@ -346,6 +443,17 @@
 //! compiled into the crate.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+compile_error!(
+    "pysession supports Linux with glibc only: its embedded backend drives CPython's \
+     threads and its subprocess backend uses Linux process calls (waitid, rlimits, \
+     process groups)"
+);
+
+/// The PyO3 this crate is built with. A host that also uses PyO3 must use this version.
+pub use pyo3;
 
 #[cfg(feature = "async")]
 mod asynchronous;

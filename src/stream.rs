@@ -167,6 +167,7 @@ impl Iterator for Execution {
 }
 
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl futures_core::Stream for Execution {
     type Item = Event;
 
