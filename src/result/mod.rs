@@ -1,12 +1,19 @@
 //! What one `execute` produced: status, output, value and error, as plain owned data.
+//!
+//! The types serialize to JSON and read back from it with serde into equal values
+//! ([`MimeData`] as part of its [`DisplayData`]); [`ExecutionResult`] says what input
+//! is accepted.
 
-use std::collections::BTreeMap;
+mod display;
 
-use serde::ser::{SerializeMap, SerializeStruct};
-use serde::{Serialize, Serializer};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub(crate) use display::Payload;
+pub use display::{DisplayData, MimeData};
 
 /// How an execution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Status {
@@ -45,15 +52,20 @@ impl std::fmt::Display for Status {
 }
 
 /// A Python exception as owned data that can cross threads and be serialized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// In JSON: `{"type": ..., "message": ..., "traceback": ...}`; on input `message` and
+/// `traceback` may be missing (empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PythonError {
     /// The exception's class name, such as `ZeroDivisionError`.
     #[serde(rename = "type")]
     pub type_name: String,
     /// `str(exception)`; for a `SyntaxError`, the message with the line it is about.
+    #[serde(default)]
     pub message: String,
     /// The formatted traceback, showing the user's source lines and none of the
     /// runtime's own frames.
+    #[serde(default)]
     pub traceback: String,
 }
 
@@ -65,7 +77,7 @@ impl std::fmt::Display for PythonError {
 
 /// One of a session's variables, as [`Session::variables`](crate::Session::variables)
 /// lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variable {
     /// The name.
     pub name: String,
@@ -76,221 +88,128 @@ pub struct Variable {
     pub repr: String,
 }
 
-/// One piece of rich output, like a notebook's: the same object in one or more MIME
-/// types (`text/plain` nearly always among them), from `display(obj)`, a figure, or
-/// the value of the code's last line.
-///
-/// Serializes like a notebook's bundle: `{"data": {mime: ...}, "is_value": bool}`,
-/// binary data as base64 text, JSON types as JSON.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct DisplayData {
-    /// The representations, by MIME type: `text/plain`, `text/html`, `image/png`, ...
-    pub data: BTreeMap<String, MimeData>,
-    /// True for the bundle of the code's last expression (a notebook's `Out[]`),
-    /// whose `text/plain` is the value's repr in full ([`ExecutionResult::value`] is
-    /// the same text, cut to the output limit); false for `display()` and
-    /// figures.
-    pub is_value: bool,
-}
-
-/// One representation in a [`DisplayData`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum MimeData {
-    /// Text types: `text/plain`, `text/html`, `text/markdown`, `image/svg+xml`, ...
-    Text(String),
-    /// Binary types: `image/png`, `image/jpeg`, `application/pdf`, ...
-    Binary(Vec<u8>),
-    /// `application/json` and `application/*+json`.
-    Json(serde_json::Value),
-}
-
-impl DisplayData {
-    /// The representation of type `mime`, if there is one.
-    pub fn get(&self, mime: &str) -> Option<&MimeData> {
-        self.data.get(mime)
-    }
-
-    /// The text of type `mime`, if there is one and it is text.
-    pub fn text(&self, mime: &str) -> Option<&str> {
-        match self.data.get(mime) {
-            Some(MimeData::Text(t)) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// The bytes of type `mime`, if there are some.
-    pub fn bytes(&self, mime: &str) -> Option<&[u8]> {
-        match self.data.get(mime) {
-            Some(MimeData::Binary(b)) => Some(b),
-            _ => None,
-        }
-    }
-
-    /// `text/plain`: the object's `repr()`.
-    pub fn plain(&self) -> Option<&str> {
-        self.text("text/plain")
-    }
-
-    /// `text/html`, such as a DataFrame's table.
-    pub fn html(&self) -> Option<&str> {
-        self.text("text/html")
-    }
-
-    /// `image/png`, such as a matplotlib figure or a PIL image: the PNG file's bytes.
-    pub fn png(&self) -> Option<&[u8]> {
-        self.bytes("image/png")
-    }
-
-    /// The MIME types present.
-    pub fn mime_types(&self) -> impl Iterator<Item = &str> {
-        self.data.keys().map(String::as_str)
-    }
-
-    /// Builds one from its representations; text of a JSON type is parsed (kept as
-    /// text when it is not JSON).
-    pub(crate) fn from_parts(
-        parts: impl IntoIterator<Item = (String, Payload)>,
-        is_value: bool,
-    ) -> Self {
-        let data = parts
-            .into_iter()
-            .map(|(mime, payload)| {
-                let value = match payload {
-                    Payload::Bytes(b) => MimeData::Binary(b),
-                    Payload::Text(t) if is_json_mime(&mime) => match serde_json::from_str(&t) {
-                        Ok(v) => MimeData::Json(v),
-                        Err(_) => MimeData::Text(t),
-                    },
-                    Payload::Text(t) => MimeData::Text(t),
-                };
-                (mime, value)
-            })
-            .collect();
-        DisplayData { data, is_value }
-    }
-
-    /// Bytes it holds, roughly: what it costs to keep.
-    pub(crate) fn size(&self) -> usize {
-        self.data
-            .iter()
-            .map(|(mime, value)| {
-                mime.len()
-                    + match value {
-                        MimeData::Text(t) => t.len(),
-                        MimeData::Binary(b) => b.len(),
-                        MimeData::Json(v) => v.to_string().len(),
-                    }
-            })
-            .sum()
-    }
-}
-
-/// A representation as it arrives from Python.
-pub(crate) enum Payload {
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-fn is_json_mime(mime: &str) -> bool {
-    mime == "application/json" || mime.ends_with("+json")
-}
-
-impl Serialize for MimeData {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            MimeData::Text(t) => serializer.serialize_str(t),
-            MimeData::Binary(b) => serializer.serialize_str(&base64(b)),
-            MimeData::Json(v) => v.serialize(serializer),
-        }
-    }
-}
-
-impl Serialize for DisplayData {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Data<'a>(&'a BTreeMap<String, MimeData>);
-        impl Serialize for Data<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut m = serializer.serialize_map(Some(self.0.len()))?;
-                for (k, v) in self.0 {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-        }
-        let mut s = serializer.serialize_struct("DisplayData", 2)?;
-        s.serialize_field("data", &Data(&self.data))?;
-        s.serialize_field("is_value", &self.is_value)?;
-        s.end()
-    }
-}
-
-/// Standard base64 with padding, as notebooks carry binary data in JSON.
-pub(crate) fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The outcome of one [`Session::execute`](crate::Session::execute).
 ///
-/// Serializes to JSON with the field names shown here plus `success`.
-#[derive(Clone, PartialEq)]
+/// Serializes to JSON with the field names shown here plus `success`, and reads back
+/// from that JSON with serde into an equal value. On input only `status` is required:
+/// `success` is skipped (it follows from `status`), missing fields take their empty
+/// values (`""`, `null`, `0`, `[]`), unknown fields are skipped, and a `null`
+/// `duration_ms` (what JSON makes of a NaN) reads as NaN.
+///
+/// The struct is `#[non_exhaustive]`, so code outside this crate cannot write it as a
+/// literal; to build one (in a test, say), start from
+/// [`ExecutionResult::default()`], an `ok` result with nothing in it, and set its
+/// fields:
+///
+/// ```
+/// use pysession::{ExecutionResult, PythonError, Status};
+///
+/// let mut r = ExecutionResult::default();
+/// r.status = Status::Error;
+/// r.error = Some(PythonError {
+///     type_name: "ValueError".into(),
+///     message: "bad input".into(),
+///     traceback: "ValueError: bad input\n".into(),
+/// });
+/// assert!(!r.success());
+///
+/// let back: ExecutionResult = serde_json::from_str(&r.to_json()).unwrap();
+/// assert_eq!(back, r);
+/// ```
+#[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct ExecutionResult {
     /// How the execution ended.
     pub status: Status,
     /// Everything the code wrote to `sys.stdout`, as UTF-8 (invalid bytes replaced).
+    #[serde(default)]
     pub stdout: String,
     /// Everything the code wrote to `sys.stderr`, including warnings.
+    #[serde(default)]
     pub stderr: String,
     /// `repr()` of the value of the code's last line when it is an expression whose
     /// value is not `None`, like a notebook's `Out[]`.
+    #[serde(default)]
     pub value: Option<String>,
     /// The exception, or why the code was stopped; `None` when `status` is `Ok`.
+    #[serde(default)]
     pub error: Option<PythonError>,
     /// Wall-clock time from the request to the result, in milliseconds.
+    #[serde(default, deserialize_with = "f64_or_null")]
     pub duration_ms: f64,
     /// Bytes of stdout cut from the middle because of the output limit (0: nothing cut).
+    #[serde(default)]
     pub stdout_truncated_bytes: u64,
     /// Bytes of stderr cut from the middle because of the output limit (0: nothing cut).
+    #[serde(default)]
     pub stderr_truncated_bytes: u64,
     /// What the session's other threads wrote to stdout since the previous execute's
     /// result: between executes, or during this one by threads that earlier executes
     /// started, or by code that was given up on. Delivered once, here, so it is never
     /// lost and never passed off as this execution's own `stdout`.
+    #[serde(default)]
     pub background_stdout: String,
     /// Like [`background_stdout`](Self::background_stdout), for stderr.
+    #[serde(default)]
     pub background_stderr: String,
     /// Rich output, in the order it was made: `display(obj)` calls, then the bundle of
     /// the last line's value when it has representations besides its repr (a
     /// DataFrame's HTML, an image's PNG), then the session's matplotlib figures that
     /// were not shown yet. Empty for most code.
+    #[serde(default)]
     pub display: Vec<DisplayData>,
     /// Display items left out because this execution's display data went over its
     /// limit ([`display_limit`](crate::SessionBuilder::display_limit)); 0: none.
+    #[serde(default)]
     pub display_dropped: u64,
     /// Like [`background_stdout`](Self::background_stdout), for displays made by the
     /// session's other threads.
+    #[serde(default)]
     pub background_display: Vec<DisplayData>,
     /// The bytes a variable operation read ([`Session::get_bytes`](crate::Session::get_bytes)).
+    /// Internal: the session takes it before a result reaches the user, so it is not in
+    /// the JSON, `Debug` or `==`.
+    #[serde(skip)]
     pub(crate) blob: Option<Vec<u8>>,
+}
+
+fn f64_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+impl PartialEq for ExecutionResult {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be left out of the comparison unseen.
+        let ExecutionResult {
+            status,
+            stdout,
+            stderr,
+            value,
+            error,
+            duration_ms,
+            stdout_truncated_bytes,
+            stderr_truncated_bytes,
+            background_stdout,
+            background_stderr,
+            display,
+            display_dropped,
+            background_display,
+            blob: _,
+        } = self;
+        *status == other.status
+            && *stdout == other.stdout
+            && *stderr == other.stderr
+            && *value == other.value
+            && *error == other.error
+            && *duration_ms == other.duration_ms
+            && *stdout_truncated_bytes == other.stdout_truncated_bytes
+            && *stderr_truncated_bytes == other.stderr_truncated_bytes
+            && *background_stdout == other.background_stdout
+            && *background_stderr == other.background_stderr
+            && *display == other.display
+            && *display_dropped == other.display_dropped
+            && *background_display == other.background_display
+    }
 }
 
 impl std::fmt::Debug for ExecutionResult {
@@ -310,6 +229,14 @@ impl std::fmt::Debug for ExecutionResult {
             .field("display_dropped", &self.display_dropped)
             .field("background_display", &self.background_display)
             .finish()
+    }
+}
+
+/// An `ok` result with no output, value, error or display and a duration of 0: the
+/// starting point for building a result outside this crate (see the type docs).
+impl Default for ExecutionResult {
+    fn default() -> Self {
+        ExecutionResult::empty(Status::Ok)
     }
 }
 
@@ -404,38 +331,129 @@ pub(crate) fn stopped_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use display::tests::display as bundle_with;
+    use serde_json::json;
 
     #[test]
-    fn base64_matches_the_standard_alphabet_and_padding() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+    fn default_result_is_ok_and_serializes_every_field() {
+        let r = ExecutionResult::default();
+        assert!(r.success());
+        assert_eq!(
+            r.to_json(),
+            "{\"status\":\"ok\",\"success\":true,\"stdout\":\"\",\"stderr\":\"\",\
+             \"value\":null,\"error\":null,\"duration_ms\":0.0,\
+             \"stdout_truncated_bytes\":0,\"stderr_truncated_bytes\":0,\
+             \"background_stdout\":\"\",\"background_stderr\":\"\",\"display\":[],\
+             \"display_dropped\":0,\"background_display\":[]}"
+        );
     }
 
     #[test]
-    fn json_types_are_parsed_and_binary_serializes_as_base64() {
-        let d = DisplayData::from_parts(
-            [
-                (
-                    "application/json".to_string(),
-                    Payload::Text("{\"a\": 1}".into()),
-                ),
-                ("image/png".to_string(), Payload::Bytes(vec![1, 2, 3])),
-                ("text/plain".to_string(), Payload::Text("x".into())),
-            ],
-            false,
-        );
+    fn a_result_with_every_field_set_reads_back_equal_and_writes_the_same_json() {
+        let mut r = ExecutionResult::empty(Status::Restarted);
+        r.stdout = "out\n".into();
+        r.stderr = "err\n".into();
+        r.value = Some("'v'".into());
+        r.error = Some(PythonError {
+            type_name: "SessionRestarted".into(),
+            message: "gone".into(),
+            traceback: "Traceback...\n".into(),
+        });
+        r.duration_ms = 12.5;
+        r.stdout_truncated_bytes = 7;
+        r.stderr_truncated_bytes = 8;
+        r.background_stdout = "bg out".into();
+        r.background_stderr = "bg err".into();
+        let mut value = bundle_with(&[
+            ("text/plain", MimeData::Text("P()".into())),
+            ("image/png", MimeData::Binary(vec![0x89, b'P', 0, 255])),
+            (
+                "application/json",
+                MimeData::Json(json!({"a": [1, 2.5, null]})),
+            ),
+        ]);
+        value.is_value = true;
+        r.display = vec![value];
+        r.display_dropped = 3;
+        r.background_display = vec![bundle_with(&[("text/html", MimeData::Text("<i>".into()))])];
+        let json = r.to_json();
+        let back: ExecutionResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.to_json(), json);
+    }
+
+    #[test]
+    fn durations_of_seventeen_digits_read_back_exactly() {
+        // Values the shortest-digits writer prints with 17 digits, which a best-effort
+        // float parser gets wrong by one unit in the last place.
+        for ms in [985.6906946328695, 198136.40638684994, 0.1 + 0.2] {
+            let r = ExecutionResult {
+                duration_ms: ms,
+                ..Default::default()
+            };
+            let back: ExecutionResult = serde_json::from_str(&r.to_json()).unwrap();
+            assert_eq!(
+                back.duration_ms.to_bits(),
+                ms.to_bits(),
+                "{ms} read back as {}: serde_json needs its `float_roundtrip` feature",
+                back.duration_ms
+            );
+        }
+    }
+
+    #[test]
+    fn a_nan_duration_is_written_as_null_and_reads_back_as_nan() {
+        let r = ExecutionResult {
+            duration_ms: f64::NAN,
+            ..Default::default()
+        };
+        let json = r.to_json();
+        assert!(json.contains("\"duration_ms\":null"), "{json}");
+        let back: ExecutionResult = serde_json::from_str(&json).unwrap();
+        assert!(back.duration_ms.is_nan());
+        assert_eq!(back.to_json(), json);
+    }
+
+    #[test]
+    fn the_internal_blob_is_neither_written_nor_read_nor_compared() {
+        let r = ExecutionResult {
+            blob: Some(vec![1, 2, 3]),
+            ..Default::default()
+        };
+        let json = r.to_json();
+        assert!(!json.contains("blob"), "{json}");
+        let back: ExecutionResult =
+            serde_json::from_str(&json.replacen('{', "{\"blob\":[9],", 1)).unwrap();
+        assert_eq!(back.blob, None);
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn only_status_is_required_and_success_is_not_trusted() {
+        let r: ExecutionResult =
+            serde_json::from_str(r#"{"status":"error","success":true,"later_field":{"x":1}}"#)
+                .unwrap();
+        assert_eq!(r.status, Status::Error);
+        assert!(!r.success());
+        assert_eq!(r, ExecutionResult::empty(Status::Error));
+        let e = serde_json::from_str::<ExecutionResult>(r#"{"success":true}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `status`"), "{e}");
+        let e = serde_json::from_str::<ExecutionResult>(r#"{"status":"done"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `done`"), "{e}");
+    }
+
+    #[test]
+    fn a_variable_reads_back_from_its_json() {
+        let v = Variable {
+            name: "df".into(),
+            type_name: "DataFrame".into(),
+            repr: "   a\n0  1".into(),
+        };
+        let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
-            d.get("application/json"),
-            Some(&MimeData::Json(serde_json::json!({"a": 1})))
+            json,
+            r#"{"name":"df","type":"DataFrame","repr":"   a\n0  1"}"#
         );
-        assert_eq!(d.png(), Some(&[1u8, 2, 3][..]));
-        assert_eq!(
-            serde_json::to_value(&d).unwrap(),
-            serde_json::json!({"data": {"application/json": {"a": 1}, "image/png": "AQID", "text/plain": "x"}, "is_value": false})
-        );
+        assert_eq!(serde_json::from_str::<Variable>(&json).unwrap(), v);
     }
 }
