@@ -259,7 +259,11 @@ impl Session {
 
     /// [`set`](Session::set), without blocking the executor. Cancel safety: once
     /// polled, the variable is set (in its turn) even if the future is dropped.
-    pub async fn set_async<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), Error> {
+    pub async fn set_async<T: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), Error> {
         let call = set_call(name, value)?;
         decode_done(self.call_async(call).await)
     }

@@ -11,9 +11,9 @@ use crate::capture::{CaptureShared, TapGuard};
 use crate::embedded::Embedded;
 use crate::fifo::FifoLock;
 use crate::interrupt::{InterruptHandle, Interrupts};
+use crate::python::{PythonInfo, ReportedInfo};
 use crate::stream::{EventSender, Execution};
 use crate::subprocess::{Limits, Subprocess};
-use crate::python::{PythonInfo, ReportedInfo};
 use crate::{Error, ExecutionResult, Status, Variable};
 
 use serde::de::DeserializeOwned;
@@ -323,7 +323,10 @@ impl Session {
     /// Fails with [`Error::Variable`] when there is no such variable or its value does
     /// not convert (to JSON, or to `T`).
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
-        decode_get(name, self.inner.call(data_call("get", name, DataArg::default())))
+        decode_get(
+            name,
+            self.inner.call(data_call("get", name, DataArg::default())),
+        )
     }
 
     /// Sets the session's variable `name` to `value`, converted as JSON is (maps
@@ -364,7 +367,10 @@ impl Session {
     /// (as fast as [`set_bytes`](Self::set_bytes)). Fails with [`Error::Variable`] when
     /// there is no such variable or it is another type.
     pub fn get_bytes(&self, name: &str) -> Result<Vec<u8>, Error> {
-        decode_bytes(self.inner.call(data_call("get_bytes", name, DataArg::default())))
+        decode_bytes(
+            self.inner
+                .call(data_call("get_bytes", name, DataArg::default())),
+        )
     }
 
     /// The Python the session runs, as the session itself reports it: version,
@@ -511,7 +517,10 @@ impl Inner {
         let backend = self.current()?;
         let outcome = backend.restart(self.config.timeout);
         self.after(&backend);
-        crate::diag::lifecycle!("session restarted: {}", if outcome.is_ok() { "ok" } else { "failed" });
+        crate::diag::lifecycle!(
+            "session restarted: {}",
+            if outcome.is_ok() { "ok" } else { "failed" }
+        );
         outcome
     }
 
@@ -716,7 +725,9 @@ pub(crate) fn decode_info(
 ) -> Result<PythonInfo, Error> {
     let json = data_text(answer)?;
     let reported: ReportedInfo = serde_json::from_str(&json).map_err(|e| {
-        Error::Interpreter(format!("the session's Python report is not what was expected: {e}"))
+        Error::Interpreter(format!(
+            "the session's Python report is not what was expected: {e}"
+        ))
     })?;
     let libpython = match config.backend {
         Backend::Embedded => crate::embedded::loaded_libpython(),

@@ -67,7 +67,10 @@ fn session_life_and_restarts_are_tracing_events() {
     assert_alive(&s);
 
     // A subprocess session whose process dies: the result says so, and so does a warning.
-    let p = builder().backend(Backend::Subprocess).start().expect("start");
+    let p = builder()
+        .backend(Backend::Subprocess)
+        .start()
+        .expect("start");
     let r = run(&p, "import os\nos._exit(3)");
     assert_eq!(r.status, Status::Restarted, "{r:#?}");
     assert!(recorder.seen(Level::WARN, "subprocess session restarted"));

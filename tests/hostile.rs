@@ -235,7 +235,11 @@ fn code_stuck_in_c_is_abandoned_and_the_session_restarted() {
             }
             other => panic!("expected a Busy error while the C call runs: {other:?}"),
         }
-        assert!(begun.elapsed() < GRACE + TIGHT_SLACK, "{:?}", begun.elapsed());
+        assert!(
+            begun.elapsed() < GRACE + TIGHT_SLACK,
+            "{:?}",
+            begun.elapsed()
+        );
     }
     // Once the C call returns, the fresh session answers.
     let (r, _) = until_not_busy(Duration::from_secs(60), || s.execute("1 + 1"));
@@ -280,7 +284,11 @@ fn other_sessions_are_told_early_whose_abandoned_code_holds_the_interpreter() {
         }
         other => panic!("expected a Busy error while a's C call runs: {other:?}"),
     }
-    assert!(begun.elapsed() < GRACE + TIGHT_SLACK, "{:?}", begun.elapsed());
+    assert!(
+        begun.elapsed() < GRACE + TIGHT_SLACK,
+        "{:?}",
+        begun.elapsed()
+    );
     // A session started meanwhile is refused as early, with the same words.
     match builder().start() {
         Err(pysession::Error::Busy(m)) => assert!(m.contains("code of another session"), "{m}"),

@@ -63,7 +63,9 @@ fn python_info_reports_the_sessions_own_interpreter() {
     } else {
         assert_eq!(info.pid, std::process::id());
         let lib = info.libpython.as_ref().expect("a shared libpython");
-        let built = built_for().libpython.expect("built against a shared libpython");
+        let built = built_for()
+            .libpython
+            .expect("built against a shared libpython");
         assert_eq!(lib.canonicalize().unwrap(), built.canonicalize().unwrap());
     }
     assert!(info.site_packages.iter().any(|p| p.exists()), "{info:?}");
@@ -75,7 +77,10 @@ fn sys_executable_runs_the_same_interpreter_with_the_same_packages() {
     let s = session();
     let child = value(&s, RUN_OWN_PYTHON).unwrap();
     let itself = value(&s, SESSION_ITSELF).unwrap();
-    assert_eq!(child, itself, "sys.executable must run the session's own Python");
+    assert_eq!(
+        child, itself,
+        "sys.executable must run the session's own Python"
+    );
     // Not a shim that picks a Python by the caller's environment: the real program.
     let exe = value(&s, "import os, sys; os.path.realpath(sys.executable)").unwrap();
     assert!(!exe.contains("shims"), "{exe}");
@@ -145,7 +150,10 @@ fn sys_executable_of_a_virtual_environment_session_is_its_python() {
         info.executable.display(),
         venv.display()
     );
-    assert_eq!(info.prefix.canonicalize().unwrap(), venv.canonicalize().unwrap());
+    assert_eq!(
+        info.prefix.canonicalize().unwrap(),
+        venv.canonicalize().unwrap()
+    );
     assert_ne!(info.prefix, info.base_prefix);
     assert!(
         info.site_packages.iter().any(|p| p.starts_with(&venv)),
@@ -233,7 +241,11 @@ fn python_info_serializes_with_the_backend_in_lowercase() {
     let s = session();
     let info = s.python_info().unwrap();
     let json = serde_json::to_value(&info).unwrap();
-    let expected = if subprocess() { "subprocess" } else { "embedded" };
+    let expected = if subprocess() {
+        "subprocess"
+    } else {
+        "embedded"
+    };
     assert_eq!(json["backend"], expected);
     let back: pysession::PythonInfo = serde_json::from_value(json).unwrap();
     assert_eq!(back, info);

@@ -210,7 +210,10 @@ fn chdir_in_a_default_session_leaves_the_host_where_it_was() {
     let host = std::env::current_dir().expect("host cwd");
     let s = session();
     let dir = temp_dir("default-chdir");
-    ok(&s, &format!("import os\nos.chdir({})", py_str(dir.to_str().unwrap())));
+    ok(
+        &s,
+        &format!("import os\nos.chdir({})", py_str(dir.to_str().unwrap())),
+    );
     // The host is back where it was as soon as the call returns.
     assert_eq!(std::env::current_dir().expect("host cwd"), host);
     // The session keeps its own move...

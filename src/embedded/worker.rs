@@ -188,10 +188,8 @@ impl Context {
             }
             None => None,
         };
-        let state = module.call_method1(
-            intern!(py, "new_session"),
-            (capture, &control, environment),
-        )?;
+        let state =
+            module.call_method1(intern!(py, "new_session"), (capture, &control, environment))?;
         module.call_method1(intern!(py, "bind_thread"), (&state,))?;
         let _ = self.thread.control.set(control.into_any().unbind());
         self.thread

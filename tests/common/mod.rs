@@ -145,7 +145,10 @@ pub fn until_not_busy<T>(
             Ok(v) => return (v, refused),
             Err(pysession::Error::Busy(m)) if begun.elapsed() < within => {
                 refused += 1;
-                assert!(m.contains("held by"), "a Busy error says who holds the interpreter: {m}");
+                assert!(
+                    m.contains("held by"),
+                    "a Busy error says who holds the interpreter: {m}"
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
             Err(e) => panic!("the call failed: {e}"),
