@@ -1,8 +1,9 @@
 //! Records which Python the crate is built for, so that sessions run that Python and a
 //! different one loaded at run time is noticed; sets the `Py_3_x` cfgs for
 //! version-specific interpreter calls; and gives this package's own tests, examples
-//! and benches a run path to libpython (downstream binaries add it with one line of
-//! their own build script: see the crate docs, "Which Python").
+//! and benches a run path to libpython, and hands its directory to the build scripts
+//! of dependent crates as `DEP_PYSESSION_LIBPYTHON_DIR` (a library's link arguments
+//! never reach its dependents' binaries; see the crate docs, "Which Python").
 //!
 //! Exported to the crate (all may be empty when the build had no interpreter to ask,
 //! as in a cross build from a PyO3 config file):
@@ -17,6 +18,9 @@ fn main() {
     let config = pyo3_build_config::get();
     if let Some(lib_dir) = config.lib_dir() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+        // For the build scripts of crates that depend on pysession (`links` in
+        // Cargo.toml): `DEP_PYSESSION_LIBPYTHON_DIR`, the run path their binaries need.
+        println!("cargo::metadata=libpython_dir={lib_dir}");
     }
 
     let asked = config

@@ -386,19 +386,17 @@
 //! **A binary of your own** links libpython dynamically, and the dynamic loader must
 //! find the same library at run time. A Python in a standard place (Debian's
 //! `/usr/bin/python3`) is found without help; any other (pyenv, a custom build,
-//! `PYO3_PYTHON` pointing at 3.12 when the system has 3.11) needs a run path. Add it
-//! with a one-line build script in your crate, using the same PyO3 version as this
-//! crate:
-//!
-//! ```toml
-//! [build-dependencies]
-//! pyo3-build-config = "0.30"
-//! ```
+//! `PYO3_PYTHON` pointing at 3.12 when the system has 3.11) needs a run path.
+//! pysession hands the directory of its libpython to the build scripts of the crates
+//! that depend on it, as `DEP_PYSESSION_LIBPYTHON_DIR`; a build script of three lines
+//! in your crate (no build dependency) gives your binaries that run path:
 //!
 //! ```ignore
 //! // build.rs
 //! fn main() {
-//!     pyo3_build_config::add_libpython_rpath_link_args();
+//!     if let Ok(dir) = std::env::var("DEP_PYSESSION_LIBPYTHON_DIR") {
+//!         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+//!     }
 //! }
 //! ```
 //!

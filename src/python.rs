@@ -127,8 +127,8 @@ pub(crate) fn check_libpython(loaded: Option<&Path>) -> Result<(), Error> {
     Err(Error::Config(format!(
         "this program was built for the Python whose library is {} ({}), but the dynamic \
          loader gave it {}, another Python: give the program a run path to the right one \
-         (a build script with `pyo3_build_config::add_libpython_rpath_link_args()`, see \
-         the crate docs, \"Which Python\"), or set LD_LIBRARY_PATH to {}; to run with the \
+         (a build script that passes DEP_PYSESSION_LIBPYTHON_DIR to the linker, see the \
+         crate docs, \"Which Python\"), or set LD_LIBRARY_PATH to {}; to run with the \
          loaded library all the same, set {ALLOW_OTHER_LIBPYTHON}=1",
         built.display(),
         build_executable().unwrap_or("unknown interpreter"),
