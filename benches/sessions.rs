@@ -189,5 +189,44 @@ fn data(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, execute, lifecycle, asynchronous, data);
+/// What the subprocess backend's default interpreter costs: the one the crate was built
+/// for (here Debian's `/usr/bin/python3`) against `python3` on `PATH` (here a pyenv shim
+/// that starts another Python), the default before.
+fn interpreter(c: &mut Criterion) {
+    let mut group = c.benchmark_group("interpreter");
+    group.sample_size(10);
+    let choices = [
+        ("built-for (default)", None),
+        ("python3 on PATH", Some("python3")),
+    ];
+    for (name, python) in choices {
+        let builder = || {
+            let b = Session::builder().backend(Backend::Subprocess);
+            match python {
+                Some(p) => b.python_executable(p),
+                None => b,
+            }
+        };
+        group.bench_function(format!("subprocess [start + first result] {name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    let s = builder().start().expect("session starts");
+                    s.execute("1 + 1").expect("execute");
+                    total += t.elapsed();
+                    drop(s);
+                }
+                total
+            })
+        });
+        let session = builder().start().expect("session starts");
+        group.bench_function(format!("subprocess [restart back to back] {name}"), |b| {
+            b.iter(|| session.restart().expect("restart"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, execute, lifecycle, asynchronous, data, interpreter);
 criterion_main!(benches);
