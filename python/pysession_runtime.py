@@ -283,34 +283,21 @@ _stderr = None
 _stdin = None
 
 
+def _per_session(name):
+    return property(
+        lambda self: _session_python(name),
+        lambda self, value: _set_session_python(name, value),
+    )
+
+
 class _SessionSys(types.ModuleType):
     """``sys`` whose ``executable`` and ``prefix`` are the calling session's when it runs
     in a virtual environment of its own, as they would be in that environment's
     ``python``; every other attribute is the process's."""
 
-    @property
-    def executable(self):
-        return _session_python("executable")
-
-    @executable.setter
-    def executable(self, value):
-        _set_session_python("executable", value)
-
-    @property
-    def prefix(self):
-        return _session_python("prefix")
-
-    @prefix.setter
-    def prefix(self, value):
-        _set_session_python("prefix", value)
-
-    @property
-    def exec_prefix(self):
-        return _session_python("exec_prefix")
-
-    @exec_prefix.setter
-    def exec_prefix(self, value):
-        _set_session_python("exec_prefix", value)
+    executable = _per_session("executable")
+    prefix = _per_session("prefix")
+    exec_prefix = _per_session("exec_prefix")
 
 
 def _session_environment():

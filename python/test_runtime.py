@@ -174,3 +174,52 @@ class Worker(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SessionPython(unittest.TestCase):
+    """``sys.executable`` and ``sys.prefix`` per session, and the ``info`` operation."""
+
+    def setUp(self):
+        self.saved = (type(sys), dict((k, sys.__dict__[k]) for k in ("executable", "_base_executable")))
+        runtime.set_executable(sys.executable)
+        env = {"executable": "/venv/bin/python", "prefix": "/venv", "site_packages": ["/venv/lib/site"]}
+        self.plain = runtime.new_session(None, Control())
+        self.in_venv = runtime.new_session(None, Control(), env)
+
+    def tearDown(self):
+        runtime.unbind_thread()
+        cls, values = self.saved
+        sys.__class__ = cls
+        sys.__dict__.update(values)
+
+    def test_a_session_in_an_environment_sees_its_python_and_prefix(self):
+        runtime.bind_thread(self.in_venv)
+        self.assertEqual(sys.executable, "/venv/bin/python")
+        self.assertEqual(sys.prefix, "/venv")
+        self.assertEqual(sys.exec_prefix, "/venv")
+        self.assertEqual(sys._base_executable, self.saved[1]["executable"])
+
+    def test_other_sessions_and_unowned_threads_see_the_process_values(self):
+        runtime.bind_thread(self.plain)
+        self.assertEqual(sys.executable, self.saved[1]["executable"])
+        self.assertEqual(sys.prefix, sys.__dict__["prefix"])
+        runtime.unbind_thread()
+        self.assertEqual(sys.executable, self.saved[1]["executable"])
+
+    def test_setting_sys_executable_in_an_environment_session_stays_in_it(self):
+        runtime.bind_thread(self.in_venv)
+        sys.executable = "/elsewhere/python"
+        self.assertEqual(sys.executable, "/elsewhere/python")
+        runtime.bind_thread(self.plain)
+        self.assertEqual(sys.executable, self.saved[1]["executable"])
+
+    def test_info_reports_the_sessions_environment(self):
+        import json
+
+        runtime.bind_thread(self.in_venv)
+        status, text, error = self.in_venv.data("info", "", "")
+        self.assertEqual((status, error), ("ok", None))
+        info = json.loads(text)
+        self.assertEqual(info["executable"], "/venv/bin/python")
+        self.assertEqual(info["site_packages"], ["/venv/lib/site"])
+        self.assertEqual(info["pid"], os.getpid())

@@ -38,7 +38,7 @@ pub struct DisplayData {
     /// The representations, by MIME type: `text/plain`, `text/html`, `image/png`, ...
     pub data: BTreeMap<String, MimeData>,
     /// True for the bundle of the code's last expression (a notebook's `Out[]`),
-    /// whose `text/plain` is the value's repr in full ([`ExecutionResult::value`] is
+    /// whose `text/plain` is the value's repr in full ([`ExecutionResult::value`](super::ExecutionResult::value) is
     /// the same text, cut to the output limit); false for `display()` and
     /// figures.
     pub is_value: bool,
