@@ -402,9 +402,9 @@ impl Embedded {
             ""
         };
         Error::Busy(format!(
-            "{what} did not run: it could not start within the {} grace period, because the \
-             interpreter is held by {}.{state} Try again once that code returns; code that \
-             must always be stoppable belongs in a subprocess session.",
+            "{what} did not run: it could not start within the {} grace period; the \
+             interpreter is most likely held by {}.{state} Try again once that code returns; \
+             code that must always be stoppable belongs in a subprocess session.",
             human(self.grace),
             holder.describe()
         ))
