@@ -320,12 +320,13 @@ def _set_session_python(name, value):
         sys.__dict__[name] = value
 
 
-def set_executable(executable):
+def set_executable(executable, guess=True):
     """Make ``sys.executable`` name ``executable`` (the interpreter the host was built
-    for), or, when the host knows none, the installation's own ``python3.X``: an embedded
-    interpreter otherwise guesses the first ``python3`` on ``PATH``, which may be another
-    Python."""
-    if not executable:
+    for), or, when the host knows none and ``guess`` is true, the installation's own
+    ``python3.X``: an embedded interpreter otherwise guesses the first ``python3`` on
+    ``PATH``, which may be another Python. Sessions in a virtual environment see theirs
+    either way."""
+    if not executable and guess:
         candidate = os.path.join(sys.base_prefix, "bin", "python%d.%d" % sys.version_info[:2])
         if os.path.isfile(candidate):
             executable = candidate
@@ -336,10 +337,10 @@ def set_executable(executable):
         sys.__class__ = _SessionSys
 
 
-def install(executable=None):
+def install(executable=None, guess=True):
     """Install the routing streams and hooks; the host calls this once per process."""
     global _stdout, _stderr, _stdin
-    set_executable(executable)
+    set_executable(executable, guess)
     _stdout = _SessionStream(1, sys.stdout, "<stdout>")
     _stderr = _SessionStream(2, sys.stderr, "<stderr>")
     _stdin = _NoStdin(sys.stdin)

@@ -250,3 +250,29 @@ fn python_info_serializes_with_the_backend_in_lowercase() {
     let back: pysession::PythonInfo = serde_json::from_value(json).unwrap();
     assert_eq!(back, info);
 }
+
+#[test]
+fn a_host_that_set_up_python_itself_keeps_its_sys_executable() {
+    use pysession::pyo3::prelude::*;
+    // Embedded on purpose, whichever backend the suite runs: only an embedded session
+    // shares the host's interpreter.
+    Python::initialize();
+    Python::attach(|py| {
+        py.run(
+            c"import sys; sys.executable = '/host/chose/python'",
+            None,
+            None,
+        )
+        .expect("the host sets sys.executable")
+    });
+    let s = Session::builder()
+        .backend(Backend::Embedded)
+        .grace_period(GRACE)
+        .start()
+        .expect("start in the host's interpreter");
+    assert_eq!(
+        value(&s, "import sys; sys.executable").as_deref(),
+        Some("'/host/chose/python'")
+    );
+    assert_alive(&s);
+}

@@ -57,24 +57,31 @@ fn initialize() -> Result<Runtime, Failure> {
         .map_err(|e| Failure::Config(e.to_string()))?;
     // Only the interpreter the crate was built for is named: a different library
     // (allowed by the user) would find another installation's standard library.
+    // A host that set the interpreter up itself keeps the `sys.executable` it chose.
+    let ours = !ffi::is_initialized();
     let executable = crate::python::default_executable()
-        .filter(|_| crate::python::is_built_for(libpython.as_deref()))
+        .filter(|_| ours && crate::python::is_built_for(libpython.as_deref()))
         .and_then(|p| p.to_str());
-    if !ffi::is_initialized() {
-        if let Some(program) = executable {
-            ffi::set_program_name(program);
-        }
+    if let Some(program) = executable {
+        ffi::set_program_name(program);
     }
     Python::initialize();
-    Python::attach(|py| load(py, executable, libpython))
+    Python::attach(|py| load(py, executable, ours, libpython))
         .map_err(|e| Failure::Interpreter(e.to_string()))
 }
 
-fn load(py: Python<'_>, executable: Option<&str>, libpython: Option<PathBuf>) -> PyResult<Runtime> {
+/// Loads the runtime; `executable` is the `python` the interpreter is, if known, and
+/// `guess` says whether to find one when it is not (not in a host's own interpreter).
+fn load(
+    py: Python<'_>,
+    executable: Option<&str>,
+    guess: bool,
+    libpython: Option<PathBuf>,
+) -> PyResult<Runtime> {
     let source = CString::new(RUNTIME_SOURCE)?;
     let file = CString::new(RUNTIME_FILE)?;
     let module = PyModule::from_code(py, &source, &file, c"pysession_runtime")?;
-    module.call_method1("install", (executable,))?;
+    module.call_method1("install", (executable, guess))?;
     let stop_exception = module
         .getattr("StopExecution")?
         .cast_into::<PyType>()?
