@@ -23,6 +23,29 @@ pub async fn pip_install(session: &Session, packages: &[String]) -> CallToolResu
 
 /// pip's output, or why it failed.
 pub async fn install(session: &Session, packages: &[String]) -> Result<String, String> {
+    let (stdout, stderr, status) = pip(
+        session,
+        packages,
+        &["--disable-pip-version-check", "--no-input"],
+    )
+    .await?;
+    let text = format!("{stdout}{stderr}");
+    if !status.success() {
+        return Err(format!(
+            "pip install {} failed ({status}):\n{text}",
+            packages.join(" ")
+        ));
+    }
+    Ok(text)
+}
+
+/// Runs `python -m pip install FLAGS PACKAGES` of the session's own interpreter; then
+/// the session can import what it installed. Returns pip's stdout, stderr and status.
+pub async fn pip(
+    session: &Session,
+    packages: &[String],
+    flags: &[&str],
+) -> Result<(String, String, std::process::ExitStatus), String> {
     if packages.is_empty() {
         return Err("no packages given".into());
     }
@@ -39,16 +62,11 @@ pub async fn install(session: &Session, packages: &[String]) -> Result<String, S
         .await
         .map_err(|e| format!("cannot tell which Python the session runs: {e}"))?;
     let mut cmd = tokio::process::Command::new(&info.executable);
-    cmd.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-    ])
-    .args(packages)
-    .stdin(std::process::Stdio::null())
-    .kill_on_drop(true);
+    cmd.args(["-m", "pip", "install"])
+        .args(flags)
+        .args(packages)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     let out = match tokio::time::timeout(PIP_TIMEOUT, cmd.output()).await {
         Err(_) => return Err(format!("pip did not finish within {PIP_TIMEOUT:?}")),
         Ok(Err(e)) => {
@@ -59,22 +77,13 @@ pub async fn install(session: &Session, packages: &[String]) -> Result<String, S
         }
         Ok(Ok(out)) => out,
     };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        return Err(format!(
-            "pip install {} failed ({}) with {}:\n{text}",
-            packages.join(" "),
-            out.status,
-            info.executable.display()
-        ));
-    }
     // New distributions on sys.path become importable at once.
     let _ = session
         .execute_async("import importlib as _il; _il.invalidate_caches(); del _il")
         .await;
-    Ok(text)
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status,
+    ))
 }

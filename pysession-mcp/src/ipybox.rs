@@ -1,5 +1,9 @@
-//! `--tools ipybox`: ipybox's MCP tools, with its names, parameters, defaults and
-//! truncation text, on pysession sessions.
+//! `--tools ipybox`: the tools of ipybox's MCP server (0.9.2), with its names,
+//! descriptions, parameters, defaults and result texts, on pysession sessions.
+//! ipybox's fourth tool, `register_mcp_server`, generates client code for other MCP
+//! servers, which is not this server's job: it is left out rather than stubbed.
+
+use std::path::{Path, PathBuf};
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
@@ -8,20 +12,20 @@ use rmcp::{tool, tool_router, ErrorData, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::compat;
-use crate::render;
 use crate::server::{refused, PythonServer};
 
 /// Arguments of `execute_ipython_cell`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CellArgs {
-    /// Code to execute in the IPython kernel.
+    /// Python code to execute in the IPython kernel
     pub code: String,
-    /// Maximum execution time in seconds.
+    /// Maximum execution time in seconds before kernel interruption
     #[serde(default = "default_timeout")]
+    #[schemars(default = "default_timeout")]
     pub timeout: f64,
-    /// Maximum number of characters of output to return.
+    /// Maximum number of characters to return in output (truncates if exceeded)
     #[serde(default = "default_max_output_chars")]
+    #[schemars(default = "default_max_output_chars")]
     pub max_output_chars: usize,
 }
 
@@ -36,23 +40,68 @@ fn default_max_output_chars() -> usize {
 /// Arguments of `install_package`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PackageArgs {
-    /// Package name, optionally with a version specifier.
+    /// Package spec (name, name==version, or git+https://... URL).
     pub package_name: String,
 }
 
-/// ipybox's output: the text, cut to `limit` characters with its marker.
+/// ipybox's cut: the first `limit` characters and its notice, when the text is longer.
 pub fn truncated(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_owned();
     }
     let head: String = text.chars().take(limit).collect();
-    format!("{head}\n[Output truncated: exceeded {limit} character limit]")
+    format!("{head}\n\n[Output truncated: exceeded {limit} character limit]")
+}
+
+/// Where ipybox keeps the images of a cell: `images/` in the working directory.
+fn images_dir() -> PathBuf {
+    std::env::current_dir()
+        .unwrap_or_else(|_| PathBuf::from("."))
+        .join("images")
+}
+
+/// Writes a PNG as `images/<8 hex>.png` and returns its path.
+fn save_png(dir: &Path, png: &[u8]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let path = dir.join(format!("{}.png", &id[..8]));
+    std::fs::write(&path, png)?;
+    Ok(path)
+}
+
+/// The error text FastMCP gives an exception of ipybox's tool.
+fn tool_error(text: impl AsRef<str>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "Error executing tool execute_ipython_cell: {}",
+        text.as_ref()
+    ))])
 }
 
 #[tool_router(router = ipybox_router, vis = "pub")]
 impl PythonServer {
     #[tool(
-        description = "Execute Python code in a stateful IPython kernel. Variables, imports and definitions persist across calls."
+        name = "install_package",
+        description = "Install a Python package via pip.\n\n        Installed packages persist across reset() calls and are immediately importable.\n        Supports version specifiers (e.g., \"numpy>=1.20.0\") and git URLs.\n\n        Args:\n            package_name: Package spec (name, name==version, or git+https://... URL).\n\n        Returns:\n            Pip output including success messages, warnings, and errors.\n        "
+    )]
+    async fn ipybox_install_package(
+        &self,
+        Parameters(args): Parameters<PackageArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let (_, session) = match self.session(&ctx, None).await {
+            Ok(s) => s,
+            Err(refusal) => return Ok(refusal),
+        };
+        // ipybox returns pip's stdout then its stderr, and never flags a failure.
+        let text = match crate::compat::pip(&session, &[args.package_name], &["--no-input"]).await {
+            Ok((stdout, stderr, _)) => format!("{stdout}{stderr}"),
+            Err(e) => e,
+        };
+        Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
+    }
+
+    #[tool(
+        description = "Execute Python code in a stateful IPython kernel.\n\n        State (variables, imports, definitions) persists across calls. Executions are sequential.\n        For async code, use 'await' directly (kernel has an active event loop).\n\n        Returns:\n            Execution output (stdout, stderr, last expression) plus image paths as markdown links.\n            Empty string if no output.\n\n        Raises:\n            ExecutionError: Code raised an exception (includes traceback).\n            ToolRunnerError: MCP tool call failed.\n            asyncio.TimeoutError: Execution exceeded timeout.\n        "
     )]
     async fn execute_ipython_cell(
         &self,
@@ -67,51 +116,60 @@ impl PythonServer {
             Ok(s) => s,
             Err(refusal) => return Ok(refusal),
         };
-        let r = match self.run(&session, &args.code, timeout, &ctx).await {
-            Ok(r) => r,
+        let (r, mut text) = match self
+            .run_transcribed(&session, &args.code, timeout, &ctx)
+            .await
+        {
+            Ok(ran) => ran,
             Err(e) => return Ok(refused(e)),
         };
-        let mut text = String::new();
-        text.push_str(&r.stdout);
-        text.push_str(&r.stderr);
+        match r.status {
+            pysession::Status::Ok => {}
+            // asyncio.timeout's TimeoutError has no message: ipybox's text ends there.
+            pysession::Status::Timeout | pysession::Status::Interrupted => {
+                return Ok(tool_error(""))
+            }
+            _ => {
+                let error = match &r.error {
+                    Some(e) => format!("{}: {}\n{}", e.type_name, e.message, e.traceback),
+                    None => format!("{}", r.status),
+                };
+                return Ok(tool_error(error));
+            }
+        }
         if let Some(value) = &r.value {
             text.push_str(value);
-            text.push('\n');
         }
-        if let Some(e) = &r.error {
-            text.push_str(if e.traceback.is_empty() {
-                &e.message
-            } else {
-                &e.traceback
-            });
+        let mut output = text.trim().to_owned();
+        let pngs: Vec<&[u8]> = r
+            .display
+            .iter()
+            .chain(&r.background_display)
+            .filter_map(|d| d.png())
+            .collect();
+        if !pngs.is_empty() {
+            output.push_str("\n\nGenerated images:\n\n");
+            let dir = images_dir();
+            for png in pngs {
+                match save_png(&dir, png) {
+                    Ok(path) => {
+                        let stem = path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        output.push_str(&format!("- [{stem}]({})\n", path.display()));
+                    }
+                    Err(e) => output.push_str(&format!("- (an image could not be saved: {e})\n")),
+                }
+            }
         }
-        let mut content = vec![ContentBlock::text(truncated(&text, args.max_output_chars))];
-        for (data, mime) in render::images(&r) {
-            content.push(ContentBlock::image(data, mime));
-        }
-        let mut result = CallToolResult::success(content);
-        result.is_error = Some(!r.success());
-        Ok(result)
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            truncated(&output, args.max_output_chars),
+        )]))
     }
 
     #[tool(
-        name = "install_package",
-        description = "Install a Python package with pip."
-    )]
-    async fn ipybox_install_package(
-        &self,
-        Parameters(args): Parameters<PackageArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let (_, session) = match self.session(&ctx, None).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
-        Ok(compat::pip_install(&session, &[args.package_name]).await)
-    }
-
-    #[tool(
-        description = "Reset the IPython kernel: all variables, imports and definitions are cleared."
+        description = "Reset the IPython kernel to a clean state.\n\n        Creates a new kernel, clearing all variables, imports, and definitions.\n\n        - Cleared: all in-memory state, MCP server connections (auto-reconnect on next use)\n        - Persists: installed packages, filesystem files, mcptools/ directory\n        "
     )]
     async fn reset(&self, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
         let (_, session) = match self.session(&ctx, None).await {
@@ -119,10 +177,26 @@ impl PythonServer {
             Err(refusal) => return Ok(refusal),
         };
         Ok(match session.restart_async().await {
-            Ok(()) => {
-                CallToolResult::success(vec![ContentBlock::text("Kernel reset successfully")])
-            }
-            Err(e) => refused(format!("the reset failed: {e}")),
+            Ok(()) => CallToolResult::success(Vec::new()),
+            Err(e) => refused(format!("Error executing tool reset: {e}")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncated;
+
+    #[test]
+    fn truncation_keeps_the_head_and_appends_ipyboxs_notice() {
+        let text = "x".repeat(60);
+        assert_eq!(
+            truncated(&text, 50),
+            format!(
+                "{}\n\n[Output truncated: exceeded 50 character limit]",
+                "x".repeat(50)
+            )
+        );
+        assert_eq!(truncated(&"y".repeat(50), 50), "y".repeat(50));
     }
 }

@@ -90,20 +90,35 @@ async fn serve_stdio(
     input: std::fs::File,
     output: std::fs::File,
 ) -> Result<(), String> {
-    let tools = store.options().tools;
-    let transport = (
-        tokio::fs::File::from_std(input),
-        tokio::fs::File::from_std(output),
-    );
-    let running = PythonServer::new(store, tools)
-        .serve(transport)
-        .await
-        .map_err(|e| format!("the MCP session did not start: {e}"))?;
+    let server = PythonServer::new(store.clone(), store.options().tools);
+    // Pipes (what MCP clients give their servers) are read and written by the runtime's
+    // reactor; anything else (a file, a terminal) through blocking threads.
+    let running = match (pipe_receiver(&input), pipe_sender(&output)) {
+        (Some(rx), Some(tx)) => server.serve((rx, tx)).await,
+        _ => {
+            let transport = (
+                tokio::fs::File::from_std(input),
+                tokio::fs::File::from_std(output),
+            );
+            server.serve(transport).await
+        }
+    }
+    .map_err(|e| format!("the MCP session did not start: {e}"))?;
     running
         .waiting()
         .await
         .map(|_| ())
         .map_err(|e| format!("the MCP session failed: {e}"))
+}
+
+fn pipe_receiver(file: &std::fs::File) -> Option<tokio::net::unix::pipe::Receiver> {
+    let fd = file.try_clone().ok()?;
+    tokio::net::unix::pipe::Receiver::from_file(fd).ok()
+}
+
+fn pipe_sender(file: &std::fs::File) -> Option<tokio::net::unix::pipe::Sender> {
+    let fd = file.try_clone().ok()?;
+    tokio::net::unix::pipe::Sender::from_file(fd).ok()
 }
 
 /// Closes sessions idle past `--idle-timeout`.

@@ -142,6 +142,36 @@ impl PythonServer {
         timeout: Duration,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ExecutionResult, String> {
+        if ctx.meta.get_progress_token().is_some() {
+            return self
+                .run_transcribed(session, code, timeout, ctx)
+                .await
+                .map(|(r, _)| r);
+        }
+        // Nothing to stream: the session's async fast path answers a quick call with
+        // no thread hand-off.
+        let interrupt = session.interrupt_handle();
+        let execute = session.execute_with_timeout_async(code, timeout);
+        tokio::pin!(execute);
+        tokio::select! {
+            r = &mut execute => r.map_err(|e| e.to_string()),
+            () = ctx.ct.cancelled() => {
+                interrupt.interrupt();
+                execute.await.map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// [`run`](Self::run), also returning the output in the order it was written:
+    /// stdout, stderr and the plain text of displays, interleaved as they came.
+    pub async fn run_transcribed(
+        &self,
+        session: &Session,
+        code: &str,
+        timeout: Duration,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<(ExecutionResult, String), String> {
+        let mut transcript = String::new();
         let mut execution = session
             .submit_with_timeout(code, timeout)
             .map_err(|e| e.to_string())?;
@@ -160,10 +190,27 @@ impl PythonServer {
                 }
             };
             let text = match event {
-                Some(Event::Finished(result)) => return result.map_err(|e| e.to_string()),
+                Some(Event::Finished(result)) => {
+                    return result.map(|r| (r, transcript)).map_err(|e| e.to_string())
+                }
                 None => return Err("the execution ended without a result".into()),
-                Some(Event::Stdout(text)) => text,
-                Some(Event::Stderr(text)) => format!("[stderr] {text}"),
+                Some(Event::Stdout(text)) => {
+                    transcript.push_str(&text);
+                    text
+                }
+                Some(Event::Stderr(text)) => {
+                    transcript.push_str(&text);
+                    format!("[stderr] {text}")
+                }
+                Some(Event::Display(item)) => {
+                    if !item.is_value {
+                        if let Some(plain) = item.plain() {
+                            transcript.push_str(plain);
+                            transcript.push('\n');
+                        }
+                    }
+                    continue;
+                }
                 Some(_) => continue,
             };
             if let Some(token) = &progress {
