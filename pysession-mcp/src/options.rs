@@ -99,6 +99,12 @@ pub struct Options {
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
 
+    /// HTTP: this server's name among several behind a proxy (lowercase letters and
+    /// digits). Session handles become `ps-NAME-<id>`, so that the proxy routes each
+    /// back to this server by the handle alone (see deploy/ in the repository).
+    #[arg(long, value_name = "NAME", value_parser = instance_name)]
+    pub instance: Option<String>,
+
     /// HTTP: the largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_request_bytes: usize,
@@ -123,6 +129,20 @@ pub enum ToolSet {
     Ipybox,
     /// ansys-common-mcp's execute_python_code.
     Ansys,
+}
+
+fn instance_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an instance name: 1 to 32 lowercase letters and digits"
+        ))
+    }
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {

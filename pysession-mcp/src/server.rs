@@ -44,6 +44,10 @@ pub struct PythonServer {
     tool_router: ToolRouter<PythonServer>,
 }
 
+// `session` is mirrored into an `Mcp-Param-Session` header by clients of MCP 2026-07-28
+// (SEP-2243), so that a proxy can route a call to the server that holds the session
+// without reading the body; the annotation needs a plain string type.
+
 /// Arguments of `execute_python`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ExecuteArgs {
@@ -61,6 +65,7 @@ pub struct ExecuteArgs {
     /// Which session to run in: a name of your choice (created on first use;
     /// default "default"), or, without a connection, the handle a result returned.
     #[serde(default)]
+    #[schemars(with = "String", extend("x-mcp-header" = "Session"))]
     pub session: Option<String>,
 }
 
@@ -69,6 +74,7 @@ pub struct ExecuteArgs {
 pub struct SessionArgs {
     /// The session: a name (default "default"), or the handle a result returned.
     #[serde(default)]
+    #[schemars(with = "String", extend("x-mcp-header" = "Session"))]
     pub session: Option<String>,
 }
 
@@ -79,6 +85,7 @@ pub struct InstallArgs {
     pub packages: Vec<String>,
     /// The session whose Python gets them (default "default").
     #[serde(default)]
+    #[schemars(with = "String", extend("x-mcp-header" = "Session"))]
     pub session: Option<String>,
 }
 

@@ -36,6 +36,8 @@ struct Entry {
 /// Every Python session of the server.
 pub struct Store {
     options: Options,
+    /// How this server's handles begin: `ps-`, or `ps-NAME-` with `--instance NAME`.
+    handle_prefix: String,
     startup_code: String,
     entries: Mutex<HashMap<String, Entry>>,
     next_connection: AtomicU64,
@@ -47,7 +49,12 @@ pub type Refusal = String;
 impl Store {
     /// An empty store; sessions start with `options` and `startup_code`.
     pub fn new(options: Options, startup_code: String) -> Arc<Store> {
+        let handle_prefix = match &options.instance {
+            Some(name) => format!("ps-{name}-"),
+            None => "ps-".to_owned(),
+        };
         Arc::new(Store {
+            handle_prefix,
             options,
             startup_code,
             entries: Mutex::new(HashMap::new()),
@@ -84,10 +91,13 @@ impl Store {
         owner: &Owner,
         name: Option<&str>,
     ) -> Result<(String, Arc<Session>), Refusal> {
+        let given = name.is_some();
         let name = match (owner, name) {
             (Owner::Connection(_), None) => "default".to_owned(),
             (_, Some(name)) => name.to_owned(),
-            (Owner::Sessionless, None) => format!("ps-{}", uuid::Uuid::new_v4().simple()),
+            (Owner::Sessionless, None) => {
+                format!("{}{}", self.handle_prefix, uuid::Uuid::new_v4().simple())
+            }
         };
         let key = Self::key(owner, &name);
         {
@@ -97,17 +107,18 @@ impl Store {
                 return Ok((name, entry.session.clone()));
             }
         }
-        if *owner == Owner::Sessionless && !name.starts_with("ps-") {
-            return Err(format!(
-                "no session {name:?}: without a connection (MCP 2026-07-28 over HTTP), a \
-                 session is a handle the server returns; call without `session` to start one \
-                 and pass the handle it returns"
-            ));
-        }
-        if *owner == Owner::Sessionless && name.len() != 35 {
-            return Err(format!(
-                "no session {name:?}: it may have been closed or timed out"
-            ));
+        if *owner == Owner::Sessionless && given {
+            let ours = name.starts_with(&self.handle_prefix)
+                && name.len() == self.handle_prefix.len() + 32;
+            return Err(if ours {
+                format!("no session {name:?}: it was closed or timed out; call without `session` to start a new one")
+            } else {
+                format!(
+                    "no session {name:?}: without a connection (MCP 2026-07-28 over HTTP), a \
+                     session is a handle the server returns; call without `session` to start \
+                     one and pass the handle it returns"
+                )
+            });
         }
         self.start(owner, name, key).await
     }
