@@ -226,6 +226,10 @@ impl Store {
     /// Closes every session (the server is stopping).
     pub fn close_all(&self) {
         let gone: Vec<Arc<Session>> = self.lock().drain().map(|(_, e)| e.session).collect();
+        for session in &gone {
+            // A call still running for a client that went away stops now.
+            session.interrupt_handle().interrupt();
+        }
         for session in gone {
             let _ = session.stop();
         }
