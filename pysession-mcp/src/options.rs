@@ -155,6 +155,15 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 impl Options {
     /// Checks what clap cannot, and reads the startup file.
     pub fn startup_code(&self) -> Result<String, String> {
+        if self.backend == BackendChoice::Embedded
+            && (self.memory_limit.is_some() || self.cpu_time_limit.is_some())
+        {
+            return Err(
+                "--memory-limit and --cpu-time-limit limit a process of the session's own: \
+                 use them with --backend subprocess"
+                    .into(),
+            );
+        }
         match (&self.startup_code, &self.startup_file) {
             (Some(code), _) => Ok(code.clone()),
             (None, Some(path)) => std::fs::read_to_string(path)
