@@ -41,6 +41,10 @@ pub async fn serve(store: Arc<Store>) -> Result<(), String> {
         // Behind a proxy or on a network the Host header names the public address; the
         // bearer token is what admits a client.
         config = config.disable_allowed_hosts();
+    } else if !options.allow_host.is_empty() {
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+        hosts.extend(options.allow_host.iter().cloned());
+        config = config.with_allowed_hosts(hosts);
     }
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive =

@@ -99,6 +99,11 @@ pub struct Options {
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
 
+    /// HTTP: host names (or host:port) accepted in the `Host` header besides loopback
+    /// ones, such as the public name of a proxy in front of a loopback server.
+    #[arg(long, value_name = "HOST")]
+    pub allow_host: Vec<String>,
+
     /// HTTP: this server's name among several behind a proxy (lowercase letters and
     /// digits). Session handles become `ps-NAME-<id>`, so that the proxy routes each
     /// back to this server by the handle alone (see deploy/ in the repository).
