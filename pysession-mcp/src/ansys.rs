@@ -149,6 +149,26 @@ impl PythonServer {
         Parameters(args): Parameters<CodeArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
+        self.ansys_execute(args, ctx).await
+    }
+
+    /// The name pymapdl-mcp, the Ansys server built on that library function, gives it.
+    #[tool(description = "Execute Python code in the persistent Python session.")]
+    async fn run_python_code(
+        &self,
+        Parameters(args): Parameters<CodeArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.ansys_execute(args, ctx).await
+    }
+}
+
+impl PythonServer {
+    async fn ansys_execute(
+        &self,
+        args: CodeArgs,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let text = |t: String| Ok(CallToolResult::success(vec![ContentBlock::text(t)]));
         if args.timeout == 0 {
             return text(
