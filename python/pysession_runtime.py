@@ -370,10 +370,19 @@ def _restore_streams():
 
 
 def add_site_dir(path):
-    """Make a virtual environment's packages importable."""
+    """Make a virtual environment's packages importable, ahead of the system's
+    site-packages, as they are in the environment's own ``python``."""
     import site
 
+    before = set(sys.path)
     site.addsitedir(path)
+    added = [p for p in sys.path if p not in before]
+    rest = [p for p in sys.path if p not in added]
+    # The working directory ('') and the standard library stay in front; the added
+    # directories go before the first site-packages of the installation.
+    sites = set(site.getsitepackages()) | {site.getusersitepackages()}
+    at = next((i for i, p in enumerate(rest) if p in sites or p.endswith(("site-packages", "dist-packages"))), len(rest))
+    sys.path[:] = rest[:at] + added + rest[at:]
 
 
 # ---------------------------------------------------------------------------

@@ -276,3 +276,28 @@ fn a_host_that_set_up_python_itself_keeps_its_sys_executable() {
     );
     assert_alive(&s);
 }
+
+#[test]
+fn a_virtual_environments_packages_shadow_the_systems() {
+    // pyparsing is in the test environment (a matplotlib dependency) and, on Debian,
+    // in the system's dist-packages too: the session must import the environment's.
+    let s = venv_session();
+    let venv = venv_dir();
+    let file = value(&s, "import pyparsing\npyparsing.__file__").unwrap();
+    assert!(
+        file.contains(&venv.display().to_string()),
+        "pyparsing came from {file}, not from {}",
+        venv.display()
+    );
+    let child = value(
+        &s,
+        "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import pyparsing; print(pyparsing.__version__)'], capture_output=True, text=True).stdout.strip()",
+    )
+    .unwrap();
+    let here = value(&s, "pyparsing.__version__").unwrap();
+    assert_eq!(
+        child, here,
+        "the session and its own python see the same version"
+    );
+    assert_alive(&s);
+}

@@ -46,9 +46,13 @@ pub async fn serve(store: Arc<Store>) -> Result<(), String> {
         hosts.extend(options.allow_host.iter().cloned());
         config = config.with_allowed_hosts(hosts);
     }
+    // rmcp ends an MCP session after `keep_alive` without a message, even while a call
+    // of it is running silently: so the MCP session is given the longest call on top of
+    // the idle time. The Python sessions, the costly part, are closed after
+    // --idle-timeout by the server's own reaper, which never takes one that is in use.
     let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive =
-        (options.idle_timeout > 0).then(|| Duration::from_secs(options.idle_timeout));
+    sessions.session_config.keep_alive = (options.idle_timeout > 0)
+        .then(|| Duration::from_secs(options.idle_timeout) + crate::server::LONGEST_CALL);
     let tools = options.tools;
     let factory_store = store.clone();
     let service = StreamableHttpService::new(

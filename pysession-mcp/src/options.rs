@@ -74,8 +74,9 @@ pub struct Options {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_sessions: usize,
 
-    /// Close a Python session (and, over HTTP, an MCP session) unused for this many
-    /// seconds; 0 keeps them until the client goes away.
+    /// Close a Python session unused for this many seconds (never one that runs code);
+    /// 0 keeps them until the client goes away. Over HTTP, an MCP session with no
+    /// message for this long plus a day (the longest a call may run) is closed too.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub idle_timeout: u64,
 

@@ -89,6 +89,9 @@ pub struct InstallArgs {
     pub session: Option<String>,
 }
 
+/// The longest timeout a call may ask for: a day.
+pub const LONGEST_CALL: Duration = Duration::from_secs(86_400);
+
 /// A tool error the model reads: the call could not be made.
 pub fn refused(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
@@ -234,9 +237,12 @@ impl PythonServer {
     pub fn timeout(&self, seconds: Option<f64>) -> Result<Duration, CallToolResult> {
         match seconds {
             None => Ok(self.options().default_timeout()),
-            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+            Some(s) if s.is_finite() && s > 0.0 && s <= LONGEST_CALL.as_secs_f64() => {
+                Ok(Duration::from_secs_f64(s))
+            }
             Some(s) => Err(refused(format!(
-                "timeout_seconds must be a number of seconds above 0 and at most 86400, not {s}"
+                "timeout_seconds must be a number of seconds above 0 and at most {}, not {s}",
+                LONGEST_CALL.as_secs()
             ))),
         }
     }
@@ -434,7 +440,10 @@ impl PythonServer {
 impl ServerHandler for PythonServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::from_build_env())
+            .with_server_info(Implementation::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(
                 "Runs Python in persistent sessions: state is kept between calls. Each \
                  result says whether the code succeeded, what it printed, the value of its \
