@@ -44,6 +44,28 @@ pub struct PackageArgs {
     pub package_name: String,
 }
 
+/// IPython's shell escape, which ipybox's kernel runs: a line `!cmd` runs `cmd` in a
+/// shell and shows its output. Other IPython syntax (`%magic`) is not supported.
+pub fn shell_escapes(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    for line in code.lines() {
+        let body = line.trim_start();
+        match body.strip_prefix('!') {
+            Some(cmd) if !cmd.starts_with('=') => {
+                let indent = &line[..line.len() - body.len()];
+                let literal = serde_json::to_string(cmd.trim()).unwrap_or_default();
+                out.push_str(&format!(
+                    "{indent}print(__import__('subprocess').run({literal}, shell=True, stdout=-1, \
+                     stderr=-2, text=True).stdout, end='')"
+                ));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// ipybox's cut: the first `limit` characters and its notice, when the text is longer.
 pub fn truncated(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
@@ -116,10 +138,8 @@ impl PythonServer {
             Ok(s) => s,
             Err(refusal) => return Ok(refusal),
         };
-        let (r, mut text) = match self
-            .run_transcribed(&session, &args.code, timeout, &ctx)
-            .await
-        {
+        let code = shell_escapes(&args.code);
+        let (r, mut text) = match self.run_transcribed(&session, &code, timeout, &ctx).await {
             Ok(ran) => ran,
             Err(e) => return Ok(refused(e)),
         };
@@ -186,6 +206,24 @@ impl PythonServer {
 #[cfg(test)]
 mod tests {
     use super::truncated;
+
+    #[test]
+    fn shell_escapes_become_subprocess_calls_and_other_lines_stay() {
+        let code = "x = 1\n!echo shell\nif x:\n    !ls -l\ny = x != 2";
+        let out = super::shell_escapes(code);
+        assert!(
+            out.contains("print(__import__('subprocess').run(\"echo shell\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("\n    print(__import__('subprocess').run(\"ls -l\""),
+            "{out}"
+        );
+        assert!(
+            out.starts_with("x = 1\n") && out.ends_with("y = x != 2\n"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn truncation_keeps_the_head_and_appends_ipyboxs_notice() {

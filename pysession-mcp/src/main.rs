@@ -9,6 +9,7 @@ mod options;
 mod render;
 mod server;
 mod sessions;
+mod stdio;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -93,17 +94,17 @@ async fn serve_stdio(
     let server = PythonServer::new(store.clone(), store.options().tools);
     // Pipes (what MCP clients give their servers) are read and written by the runtime's
     // reactor; anything else (a file, a terminal) through blocking threads.
-    let running = match (pipe_receiver(&input), pipe_sender(&output)) {
-        (Some(rx), Some(tx)) => server.serve((rx, tx)).await,
-        _ => {
-            let transport = (
-                tokio::fs::File::from_std(input),
-                tokio::fs::File::from_std(output),
-            );
-            server.serve(transport).await
-        }
-    }
-    .map_err(|e| format!("the MCP session did not start: {e}"))?;
+    let transport = match (pipe_receiver(&input), pipe_sender(&output)) {
+        (Some(rx), Some(tx)) => stdio::checked(rx, tx),
+        _ => stdio::checked(
+            tokio::fs::File::from_std(input),
+            tokio::fs::File::from_std(output),
+        ),
+    };
+    let running = server
+        .serve(transport)
+        .await
+        .map_err(|e| format!("the MCP session did not start: {e}"))?;
     running
         .waiting()
         .await
