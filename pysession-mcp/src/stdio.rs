@@ -46,20 +46,25 @@ where
     let refusals = out_tx.clone();
     tokio::spawn(async move {
         let mut lines = BufReader::new(input);
-        let mut line = String::new();
+        let mut line = Vec::new();
         loop {
             line.clear();
-            match lines.read_line(&mut line).await {
+            match lines.read_until(b'\n', &mut line).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            if let Some(error) = refusal(&line) {
+            // Bytes that are not UTF-8 are not JSON either.
+            let error = match std::str::from_utf8(&line) {
+                Ok(text) => refusal(text),
+                Err(_) => refusal("\u{fffd}"),
+            };
+            if let Some(error) = error {
                 if refusals.send(error).is_err() {
                     break;
                 }
                 continue;
             }
-            if to_mcp.write_all(line.as_bytes()).await.is_err() {
+            if to_mcp.write_all(&line).await.is_err() {
                 break;
             }
         }
@@ -122,5 +127,6 @@ mod tests {
             None
         );
         assert_eq!(refusal("\n"), None);
+        assert!(refusal("\u{fffd}").unwrap().contains("-32700"));
     }
 }
