@@ -41,3 +41,8 @@ async def test_twenty_concurrent_legacy_clients_keep_their_own_state_embedded() 
 
 async def test_twenty_concurrent_legacy_clients_keep_their_own_state_subprocess() -> None:
     await _load("subprocess", clients=20, calls=10)
+
+
+async def test_a_hundred_concurrent_legacy_clients_twenty_calls_each_embedded() -> None:
+    """The issue's load: 100 MCP sessions over HTTP, 20 stateful calls each, at once."""
+    await _load("embedded", clients=100, calls=20)
