@@ -6,7 +6,7 @@ use std::time::Duration;
 use pysession::Session;
 use rmcp::model::{CallToolResult, ContentBlock};
 
-use crate::server::refused;
+use crate::render::refused;
 
 /// How long pip may take.
 const PIP_TIMEOUT: Duration = Duration::from_secs(600);

@@ -12,7 +12,8 @@ use rmcp::{tool, tool_router, ErrorData, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::server::{refused, PythonServer};
+use crate::render::refused;
+use crate::server::PythonServer;
 
 /// Arguments of `execute_ipython_cell`.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -2,6 +2,12 @@
 //! markers that say what was cut) and the images the code made.
 
 use pysession::{DisplayData, ExecutionResult, Status};
+use rmcp::model::{CallToolResult, ContentBlock};
+
+/// A tool error the model reads: the call could not be made.
+pub fn refused(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
 
 /// Keeps at most `limit` characters of `text`: the head and the tail, with a marker
 /// between that says how many were cut.

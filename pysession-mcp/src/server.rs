@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::compat;
 use crate::options::ToolSet;
-use crate::render;
+use crate::render::{self, refused};
 use crate::sessions::{Owner, Store};
 
 /// A connection's hold on its sessions: when the last clone of its handler goes (the
@@ -91,11 +91,6 @@ pub struct InstallArgs {
 
 /// The longest timeout a call may ask for: a day.
 pub const LONGEST_CALL: Duration = Duration::from_secs(86_400);
-
-/// A tool error the model reads: the call could not be made.
-pub fn refused(message: impl Into<String>) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message.into())])
-}
 
 impl PythonServer {
     /// A handler for one client, offering `tools`.
