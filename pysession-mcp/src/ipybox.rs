@@ -12,6 +12,7 @@ use rmcp::{tool, tool_router, ErrorData, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::render::or_refuse;
 use crate::render::refused;
 use crate::server::PythonServer;
 
@@ -111,10 +112,7 @@ impl PythonServer {
         Parameters(args): Parameters<PackageArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (_, session) = match self.session(&ctx, None).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let (_, session) = or_refuse!(self.session(&ctx, None).await);
         // ipybox returns pip's stdout then its stderr, and never flags a failure.
         let text = match crate::compat::pip(&session, &[args.package_name], &["--no-input"]).await {
             Ok((stdout, stderr, _)) => format!("{stdout}{stderr}"),
@@ -131,14 +129,8 @@ impl PythonServer {
         Parameters(args): Parameters<CellArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let timeout = match self.timeout(Some(args.timeout)) {
-            Ok(t) => t,
-            Err(refusal) => return Ok(refusal),
-        };
-        let (_, session) = match self.session(&ctx, None).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let timeout = or_refuse!(self.timeout(Some(args.timeout)));
+        let (_, session) = or_refuse!(self.session(&ctx, None).await);
         let code = shell_escapes(&args.code);
         let (r, mut text) = match self.run_transcribed(&session, &code, timeout, &ctx).await {
             Ok(ran) => ran,
@@ -193,10 +185,7 @@ impl PythonServer {
         description = "Reset the IPython kernel to a clean state.\n\n        Creates a new kernel, clearing all variables, imports, and definitions.\n\n        - Cleared: all in-memory state, MCP server connections (auto-reconnect on next use)\n        - Persists: installed packages, filesystem files, mcptools/ directory\n        "
     )]
     async fn reset(&self, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
-        let (_, session) = match self.session(&ctx, None).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let (_, session) = or_refuse!(self.session(&ctx, None).await);
         Ok(match session.restart_async().await {
             Ok(()) => CallToolResult::success(Vec::new()),
             Err(e) => refused(format!("Error executing tool reset: {e}")),

@@ -4,6 +4,18 @@
 use pysession::{DisplayData, ExecutionResult, Status};
 use rmcp::model::{CallToolResult, ContentBlock};
 
+/// The value of a step that may refuse a call, whose refusal (a tool error) is then
+/// the tool's answer.
+macro_rules! or_refuse {
+    ($step:expr) => {
+        match $step {
+            Ok(value) => value,
+            Err(refusal) => return Ok(refusal),
+        }
+    };
+}
+pub(crate) use or_refuse;
+
 /// A tool error the model reads: the call could not be made.
 pub fn refused(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])

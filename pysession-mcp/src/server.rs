@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::compat;
 use crate::options::ToolSet;
-use crate::render::{self, refused};
+use crate::render::{self, or_refuse, refused};
 use crate::sessions::{Owner, Store};
 
 /// A connection's hold on its sessions: when the last clone of its handler goes (the
@@ -315,14 +315,8 @@ impl PythonServer {
         Parameters(args): Parameters<ExecuteArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let timeout = match self.timeout(args.timeout_seconds) {
-            Ok(t) => t,
-            Err(refusal) => return Ok(refusal),
-        };
-        let (name, session) = match self.session(&ctx, args.session.as_deref()).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let timeout = or_refuse!(self.timeout(args.timeout_seconds));
+        let (name, session) = or_refuse!(self.session(&ctx, args.session.as_deref()).await);
         let max = args
             .max_output_chars
             .unwrap_or(self.options().max_output_chars);
@@ -340,10 +334,7 @@ impl PythonServer {
         Parameters(args): Parameters<SessionArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (name, session) = match self.session(&ctx, args.session.as_deref()).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let (name, session) = or_refuse!(self.session(&ctx, args.session.as_deref()).await);
         Ok(match session.restart_async().await {
             Ok(()) => CallToolResult::success(vec![ContentBlock::text(format!(
                 "session {name} restarted: fresh state"
@@ -360,10 +351,7 @@ impl PythonServer {
         Parameters(args): Parameters<SessionArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (name, session) = match self.session(&ctx, args.session.as_deref()).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let (name, session) = or_refuse!(self.session(&ctx, args.session.as_deref()).await);
         let vars = match session.variables_async().await {
             Ok(v) => v,
             Err(e) => return Ok(refused(format!("cannot list the variables: {e}"))),
@@ -388,10 +376,7 @@ impl PythonServer {
         Parameters(args): Parameters<InstallArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (_, session) = match self.session(&ctx, args.session.as_deref()).await {
-            Ok(s) => s,
-            Err(refusal) => return Ok(refusal),
-        };
+        let (_, session) = or_refuse!(self.session(&ctx, args.session.as_deref()).await);
         Ok(compat::pip_install(&session, &args.packages).await)
     }
 

@@ -187,40 +187,23 @@ impl Store {
     /// Closes every session of connection `n` (it went away).
     pub fn disconnect(&self, n: u64) {
         let owner = Owner::Connection(n);
-        let gone: Vec<Arc<Session>> = {
-            let mut entries = self.lock();
-            let keys: Vec<String> = entries
-                .iter()
-                .filter(|(_, e)| e.owner == owner)
-                .map(|(k, _)| k.clone())
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| entries.remove(&k))
-                .map(|e| e.session)
-                .collect()
-        };
-        stop_later(gone);
+        stop_later(self.remove_where(|e| e.owner == owner));
     }
 
-    /// Closes the sessions unused for `idle`.
+    /// Closes the sessions unused for `idle` (none that a call is using).
     pub fn close_idle(&self, idle: Duration) -> usize {
-        let gone: Vec<Arc<Session>> = {
-            let mut entries = self.lock();
-            let keys: Vec<String> = entries
-                .iter()
-                .filter(|(_, e)| {
-                    e.last_used.elapsed() >= idle && Arc::strong_count(&e.session) == 1
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| entries.remove(&k))
-                .map(|e| e.session)
-                .collect()
-        };
+        let gone = self
+            .remove_where(|e| e.last_used.elapsed() >= idle && Arc::strong_count(&e.session) == 1);
         let n = gone.len();
         stop_later(gone);
         n
+    }
+
+    fn remove_where(&self, mut pred: impl FnMut(&Entry) -> bool) -> Vec<Arc<Session>> {
+        self.lock()
+            .extract_if(|_, e| pred(e))
+            .map(|(_, e)| e.session)
+            .collect()
     }
 
     /// Closes every session (the server is stopping).
