@@ -367,8 +367,8 @@
 //!   Python with the same packages. A session given a virtual environment
 //!   ([`python_executable`](SessionBuilder::python_executable)) sees the
 //!   environment's `python` as `sys.executable` and the environment as `sys.prefix`,
-//!   as its own `python` would; other sessions keep theirs (threads a session starts
-//!   see its values). At the first start the loaded libpython is compared with the
+//!   as its own `python` would, and its packages come before the system's; other
+//!   sessions keep their `sys.executable` (threads a session starts see its values). At the first start the loaded libpython is compared with the
 //!   built-for one: when both are on the machine and differ (the dynamic loader found
 //!   another Python of the same minor version first), starting fails with an
 //!   [`Error::Config`] that names both and the fix. A binary deployed where the
