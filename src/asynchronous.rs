@@ -23,10 +23,10 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::config::DataArg;
 use crate::session::{
     data_call, decode_bytes, decode_done, decode_get, decode_info, decode_variables, done,
-    executed, set_bytes_call, set_call, variables_call, Answer, Call, DataArg, Inner, Quick,
-    Session,
+    executed, set_bytes_call, set_call, variables_call, Answer, Call, Inner, Quick, Session,
 };
 use crate::{Error, ExecutionResult, PythonInfo, Variable};
 

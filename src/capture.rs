@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::event::{Event, EventSender};
 use crate::result::{DisplayData, ExecutionResult};
-use crate::stream::{Event, EventSender};
 
 /// One stream's text, bounded to a head and a tail.
 #[derive(Debug)]
@@ -273,6 +273,16 @@ type Kept = (String, u64);
 pub(crate) struct Limits {
     pub output: usize,
     pub display: usize,
+}
+
+impl Limits {
+    /// What a session with `config` keeps.
+    pub(crate) fn of(config: &crate::config::Config) -> Limits {
+        Limits {
+            output: config.output_limit,
+            display: config.display_limit,
+        }
+    }
 }
 
 #[derive(Debug)]

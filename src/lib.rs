@@ -456,9 +456,11 @@ pub use pyo3;
 #[cfg(feature = "async")]
 mod asynchronous;
 mod capture;
+mod config;
 mod diag;
 mod embedded;
 mod error;
+mod event;
 mod fifo;
 mod interrupt;
 mod python;
@@ -468,12 +470,14 @@ mod stream;
 mod subprocess;
 mod value;
 
+pub use config::Backend;
 pub use error::{Error, Result};
+pub use event::Event;
 pub use interrupt::InterruptHandle;
 pub use python::{BuildPython, PythonInfo};
 pub use result::{DisplayData, ExecutionResult, MimeData, PythonError, Status, Variable};
-pub use session::{Backend, Session, SessionBuilder};
-pub use stream::{Event, Execution};
+pub use session::{Session, SessionBuilder};
+pub use stream::Execution;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

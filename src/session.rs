@@ -1,86 +1,25 @@
 //! `Session` and `SessionBuilder`: the public face of a session, whatever its backend.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::Receiver;
 use std::time::Duration;
 
 use crate::capture::{CaptureShared, TapGuard};
+use crate::config::{Backend, Config, DataArg};
 use crate::embedded::Embedded;
+use crate::event::EventSender;
 use crate::fifo::FifoLock;
 use crate::interrupt::{InterruptHandle, Interrupts};
 use crate::python::{PythonInfo, ReportedInfo};
-use crate::stream::{EventSender, Execution};
-use crate::subprocess::{Limits, Subprocess};
+use crate::stream::Execution;
+use crate::subprocess::Subprocess;
 use crate::{Error, ExecutionResult, Status, Variable};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
-/// Where a session's code runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Backend {
-    /// In this process, on a thread of the session's own, in the process's one
-    /// embedded interpreter. Fastest; see the crate docs for what it cannot isolate.
-    #[default]
-    Embedded,
-    /// In a child `python` process of the session's own (the one named by
-    /// [`python_executable`](SessionBuilder::python_executable), default `python3` on
-    /// `PATH`): killable, crash-proof for the host, with output captured at the
-    /// descriptor level and its own working directory, environment and limits.
-    Subprocess,
-}
-
-/// A session's settings. Built by [`SessionBuilder`]; kept so that
-/// [`Session::start`] after [`Session::stop`] starts the same session again.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub startup_code: String,
-    pub working_directory: Option<PathBuf>,
-    pub backend: Backend,
-    pub timeout: Duration,
-    pub grace_period: Duration,
-    pub output_limit: usize,
-    pub display_limit: usize,
-    pub python_executable: Option<PathBuf>,
-    pub env_clear: bool,
-    pub env: Vec<(OsString, OsString)>,
-    pub limits: Limits,
-    pub warm_spare: bool,
-}
-
-impl Config {
-    /// What a session's output capture keeps.
-    pub(crate) fn capture_limits(&self) -> crate::capture::Limits {
-        crate::capture::Limits {
-            output: self.output_limit,
-            display: self.display_limit,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            startup_code: String::new(),
-            working_directory: None,
-            backend: Backend::Embedded,
-            timeout: SessionBuilder::DEFAULT_TIMEOUT,
-            grace_period: SessionBuilder::DEFAULT_GRACE_PERIOD,
-            output_limit: SessionBuilder::DEFAULT_OUTPUT_LIMIT,
-            display_limit: SessionBuilder::DEFAULT_DISPLAY_LIMIT,
-            python_executable: None,
-            env_clear: false,
-            env: Vec::new(),
-            limits: Limits::default(),
-            warm_spare: true,
-        }
-    }
-}
+use serde::Serialize;
 
 /// Settings for a new [`Session`]; every one has a default.
 #[derive(Debug, Clone, Default)]
@@ -91,13 +30,13 @@ pub struct SessionBuilder {
 
 impl SessionBuilder {
     /// Default of [`timeout`](Self::timeout): 30 seconds.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_TIMEOUT: Duration = crate::config::DEFAULT_TIMEOUT;
     /// Default of [`grace_period`](Self::grace_period): 2 seconds.
-    pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(2);
+    pub const DEFAULT_GRACE_PERIOD: Duration = crate::config::DEFAULT_GRACE_PERIOD;
     /// Default of [`output_limit`](Self::output_limit): 1 MiB per stream.
-    pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
+    pub const DEFAULT_OUTPUT_LIMIT: usize = crate::config::DEFAULT_OUTPUT_LIMIT;
     /// Default of [`display_limit`](Self::display_limit): 64 MiB per execution.
-    pub const DEFAULT_DISPLAY_LIMIT: usize = 64 << 20;
+    pub const DEFAULT_DISPLAY_LIMIT: usize = crate::config::DEFAULT_DISPLAY_LIMIT;
 
     /// Python code run when the session starts and after every
     /// [`restart`](Session::restart). If it raises, starting fails with
@@ -426,13 +365,6 @@ pub(crate) enum Call {
         name: String,
         arg: DataArg,
     },
-}
-
-/// The argument of a variable operation: text (JSON, say) and raw byte strings.
-#[derive(Debug, Default)]
-pub(crate) struct DataArg {
-    pub text: String,
-    pub blobs: Vec<Vec<u8>>,
 }
 
 /// What a call gave.
@@ -802,40 +734,5 @@ impl Running {
             Running::Embedded(b) => b.is_running(),
             Running::Subprocess(b) => b.is_running(),
         }
-    }
-}
-
-/// A duration the way a person writes it: `200 ms`, `1.5 s`.
-pub(crate) fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        let s = d.as_secs_f64();
-        if s.fract() == 0.0 {
-            format!("{s:.0} s")
-        } else {
-            format!("{s:.1} s")
-        }
-    }
-}
-
-/// The absolute path of a session's working directory: `dir`, which must exist, or the
-/// process's working directory.
-pub(crate) fn resolve_working_directory(dir: Option<&Path>) -> Result<PathBuf, Error> {
-    let Some(dir) = dir else {
-        return std::env::current_dir().map_err(|e| {
-            Error::Config(format!("the process has no usable working directory: {e}"))
-        });
-    };
-    match std::fs::canonicalize(dir) {
-        Ok(abs) if abs.is_dir() => Ok(abs),
-        Ok(_) => Err(Error::Config(format!(
-            "working directory {} is not a directory",
-            dir.display()
-        ))),
-        Err(_) => Err(Error::NotFound {
-            what: "working directory",
-            path: dir.to_path_buf(),
-        }),
     }
 }

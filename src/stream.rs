@@ -6,46 +6,11 @@ use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Receiver};
 
+use crate::event::{Event, EventSender};
 use crate::session::{Answer, Call, Inner};
 use crate::{Error, ExecutionResult, InterruptHandle};
-
-/// Something that happened while submitted code ran.
-#[derive(Debug)]
-#[non_exhaustive]
-// `Finished` is the large one and comes once per execution; boxing it would only make
-// matching on it clumsier.
-#[allow(clippy::large_enum_variant)]
-pub enum Event {
-    /// Text the code wrote to stdout, as it was written.
-    Stdout(String),
-    /// Text the code wrote to stderr, as it was written.
-    Stderr(String),
-    /// Rich output (`display(obj)`, a figure, the last line's bundle), as it was made;
-    /// the same items end up in [`ExecutionResult::display`].
-    Display(crate::DisplayData),
-    /// The end: the same result [`Session::execute`](crate::Session::execute) would have
-    /// returned, all output included. Always the last event.
-    Finished(Result<ExecutionResult, Error>),
-}
-
-/// The sending side of an execution's events; wakes an async reader.
-#[derive(Debug, Clone)]
-pub(crate) struct EventSender {
-    tx: Sender<Event>,
-    waker: Arc<Mutex<Option<Waker>>>,
-}
-
-impl EventSender {
-    pub(crate) fn send(&self, event: Event) {
-        let _ = self.tx.send(event);
-        let waker = self.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-}
 
 /// Code submitted to a session, running on a thread of its own.
 ///
@@ -78,10 +43,7 @@ impl Execution {
     ) -> Result<Execution, Error> {
         let (tx, events) = unbounded();
         let waker = Arc::new(Mutex::new(None));
-        let sender = EventSender {
-            tx,
-            waker: waker.clone(),
-        };
+        let sender = EventSender::new(tx, waker.clone());
         // The place in the session's queue is taken now, so calls made after `submit`
         // returns run after this code.
         let place = session.enqueue();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::watchdog::WorkerThread;
-use crate::session::human;
+use crate::config::human;
 
 struct Entry {
     session: u64,

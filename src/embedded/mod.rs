@@ -21,9 +21,9 @@ use self::control::{Phase, Ticket};
 use self::interp::Runtime;
 use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
 use crate::capture::CaptureShared;
+use crate::config::{human, resolve_working_directory, Config, DataArg};
 use crate::interrupt::StopReason;
 use crate::result::{ExecutionResult, PythonError, Status};
-use crate::session::{human, resolve_working_directory, Config};
 use crate::Error;
 
 /// The shared libpython this process loaded, once the interpreter is up.
@@ -109,7 +109,7 @@ impl Embedded {
             working_directory,
             environment,
         });
-        let capture = CaptureShared::new(config.capture_limits());
+        let capture = CaptureShared::new(crate::capture::Limits::of(config));
         let worker = Worker::spawn(rt, cfg.clone(), capture.clone())
             .map_err(|e| Error::Interpreter(format!("cannot start a session thread: {e}")))?;
         let session = Embedded {
@@ -175,7 +175,7 @@ impl Embedded {
         &self,
         op: &'static str,
         name: &str,
-        arg: crate::session::DataArg,
+        arg: DataArg,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
         self.run(

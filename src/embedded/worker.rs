@@ -19,8 +19,8 @@ use super::ffi;
 use super::interp::{Environment, Runtime};
 use super::watchdog::WorkerThread;
 use crate::capture::{bound_text, CaptureShared};
+use crate::config::DataArg;
 use crate::result::{stopped_error, ExecutionResult, PythonError, Status};
-use crate::session::DataArg;
 
 /// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
 /// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no

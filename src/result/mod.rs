@@ -297,7 +297,7 @@ impl Serialize for ExecutionResult {
 pub(crate) fn timeout_error(timeout: std::time::Duration, stack: &str) -> PythonError {
     let message = format!(
         "the code ran past its {} timeout and was stopped; the session's state is kept",
-        crate::session::human(timeout)
+        crate::config::human(timeout)
     );
     PythonError {
         type_name: "TimeoutError".into(),

@@ -15,8 +15,9 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::Deserialize;
 
 use super::scan::{Piece, Scanner};
-use super::sys::{self, Limits};
+use super::sys;
 use crate::capture::CaptureShared;
+use crate::config::ProcessLimits;
 use crate::result::{DisplayData, Payload};
 use crate::Error;
 
@@ -60,7 +61,7 @@ pub(crate) struct ChildConfig {
     pub working_directory: PathBuf,
     pub env_clear: bool,
     pub env: Vec<(OsString, OsString)>,
-    pub limits: Limits,
+    pub limits: ProcessLimits,
     /// Values longer than this are cut in the child, before they cross the pipe.
     pub output_limit: usize,
 }

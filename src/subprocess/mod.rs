@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use self::child::{ChildConfig, ChildProcess, Event, KillSwitch, Reply};
-pub(crate) use self::sys::Limits;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
+use crate::config::{human, resolve_working_directory, Config, DataArg};
 use crate::interrupt::StopReason;
 use crate::result::{stopped_error, timeout_error, ExecutionResult, PythonError, Status};
-use crate::session::{human, resolve_working_directory, Config, DataArg};
 use crate::Error;
 
 /// How often a stopped child is sent SIGINT again while its code keeps going.
@@ -266,7 +265,7 @@ impl Subprocess {
             warm_spare: config.warm_spare,
             spare_killer: Mutex::new(None),
         });
-        let capture = CaptureShared::new(config.capture_limits());
+        let capture = CaptureShared::new(crate::capture::Limits::of(config));
         let child = recipe.ready_child(false)?;
         child.adopt(capture.clone());
         let session = Subprocess {

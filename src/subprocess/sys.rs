@@ -6,20 +6,18 @@ use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::Duration;
 
-/// Limits applied to the child before it runs Python.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Limits {
-    /// RLIMIT_AS, in bytes.
-    pub memory: Option<u64>,
-    /// RLIMIT_CPU, in whole seconds (at least 1).
-    pub cpu_seconds: Option<u64>,
-}
+use crate::config::ProcessLimits;
+use std::time::Duration;
 
 /// Makes the child find `requests` at descriptor 3 and `replies` at descriptor 4, and
 /// applies `limits`, between fork and exec.
-pub(crate) fn prepare_child(cmd: &mut Command, requests: RawFd, replies: RawFd, limits: Limits) {
+pub(crate) fn prepare_child(
+    cmd: &mut Command,
+    requests: RawFd,
+    replies: RawFd,
+    limits: ProcessLimits,
+) {
     let setup = move || -> io::Result<()> {
         // SAFETY: this runs in the forked child before exec, where only
         // async-signal-safe calls are allowed: fcntl, dup2, close and setrlimit are.
