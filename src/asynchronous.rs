@@ -147,13 +147,13 @@ impl Driver {
 }
 
 /// How long the first poll of an execute looks for a quick answer.
-const SPIN: Duration = Duration::from_micros(25);
+const QUICK_LOOK: Duration = Duration::from_micros(25);
 
 /// A helper thread's loop: `work` on each item until the channel closes. It polls
 /// briefly before it sleeps, so back-to-back calls avoid a thread wake-up.
 fn serve<T>(items: Receiver<T>, mut work: impl FnMut(T)) {
     loop {
-        let item = match crate::embedded::spin_recv(&items) {
+        let item = match crate::wait::spin_recv(&items) {
             Some(item) => item,
             None => match items.recv() {
                 Ok(item) => item,
@@ -217,7 +217,7 @@ impl Session {
         code: &str,
         timeout: Duration,
     ) -> Result<ExecutionResult, Error> {
-        match self.inner.quick_execute(code, timeout, SPIN) {
+        match self.inner.quick_execute(code, timeout, QUICK_LOOK) {
             Quick::Done(result) => *result,
             Quick::Later(rest) => {
                 let pending = Arc::new(Pending::default());

@@ -469,6 +469,7 @@ mod session;
 mod stream;
 mod subprocess;
 mod value;
+mod wait;
 
 pub use config::Backend;
 pub use error::{Error, Result};

@@ -225,7 +225,7 @@ impl Context {
                 let cwd = &cwd;
                 let cfg = &self.cfg;
                 let next = py.detach(|| {
-                    let msg = match super::spin_recv(rx) {
+                    let msg = match crate::wait::spin_recv(rx) {
                         Some(msg) => Ok(msg),
                         None => rx.recv(),
                     };
