@@ -95,6 +95,15 @@ fn lines(text: &str) -> String {
     sanitize(&joined.join("\n"))
 }
 
+/// The original's compact form, for a call that could not run at all.
+fn broken(error: &str) -> String {
+    serde_json::to_string(&Broken {
+        success: false,
+        error,
+    })
+    .unwrap_or_default()
+}
+
 fn pretty<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
@@ -171,36 +180,22 @@ impl PythonServer {
     ) -> Result<CallToolResult, ErrorData> {
         let text = |t: String| Ok(CallToolResult::success(vec![ContentBlock::text(t)]));
         if args.timeout == 0 {
-            return text(
-                serde_json::to_string(&Broken {
-                    success: false,
-                    error: "Error executing Python code: timeout must be at least 1 second",
-                })
-                .unwrap_or_default(),
-            );
+            return text(broken(
+                "Error executing Python code: timeout must be at least 1 second",
+            ));
         }
         let timeout = std::time::Duration::from_secs(args.timeout);
         let session = match self.session(&ctx, None).await {
             Ok((_, s)) => s,
-            Err(_) => {
-                return text(
-                    serde_json::to_string(&Broken {
-                        success: false,
-                        error: "No Python session available. The persistent Python session was not initialized.",
-                    })
-                    .unwrap_or_default(),
-                )
-            }
+            Err(_) => return text(broken(
+                "No Python session available. The persistent Python session was not initialized.",
+            )),
         };
         match self.run(&session, &args.code, timeout, &ctx).await {
             Ok(r) => text(json_text(&r, args.timeout)),
-            Err(e) => text(
-                serde_json::to_string(&Broken {
-                    success: false,
-                    error: &sanitize(&format!("Error executing Python code: {e}")),
-                })
-                .unwrap_or_default(),
-            ),
+            Err(e) => text(broken(&sanitize(&format!(
+                "Error executing Python code: {e}"
+            )))),
         }
     }
 }

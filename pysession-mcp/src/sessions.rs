@@ -130,11 +130,7 @@ impl Store {
         key: String,
     ) -> Result<(String, Arc<Session>), Refusal> {
         if self.lock().len() >= self.options.max_sessions {
-            return Err(format!(
-                "the server already runs {} Python sessions, its limit (--max-sessions): \
-                 close one with close_session, or try again later",
-                self.options.max_sessions
-            ));
+            return Err(self.full());
         }
         let builder = self.options.builder(&self.startup_code);
         let started = tokio::task::spawn_blocking(move || builder.start())
@@ -147,10 +143,7 @@ impl Store {
             return Ok((name, entry.session.clone()));
         }
         if entries.len() >= self.options.max_sessions {
-            return Err(format!(
-                "the server already runs {} Python sessions, its limit (--max-sessions)",
-                self.options.max_sessions
-            ));
+            return Err(self.full());
         }
         entries.insert(
             key,
@@ -162,6 +155,14 @@ impl Store {
             },
         );
         Ok((name, session))
+    }
+
+    fn full(&self) -> Refusal {
+        format!(
+            "the server already runs {} Python sessions, its limit (--max-sessions): close \
+             one with close_session, or try again later",
+            self.options.max_sessions
+        )
     }
 
     /// Closes `owner`'s session `name`; false when there was none.

@@ -11,15 +11,16 @@ use tokio::sync::mpsc;
 /// How much of the MCP layer's traffic may wait in each direction.
 const BUFFER: usize = 1 << 20;
 
-/// The error for a line that is not a JSON-RPC message, if it is not one.
-pub fn refusal(line: &str) -> Option<String> {
-    let text = line.trim();
+/// The error for a line that is not a JSON-RPC message, if it is not one (bytes that
+/// are not UTF-8 are not JSON either).
+pub fn refusal(line: &[u8]) -> Option<String> {
+    let text = line.trim_ascii();
     if text.is_empty() {
         return None;
     }
-    let (code, message) = if serde_json::from_str::<IgnoredAny>(text).is_err() {
+    let (code, message) = if serde_json::from_slice::<IgnoredAny>(text).is_err() {
         (-32700, "Parse error: the line is not JSON")
-    } else if !text.starts_with('{') {
+    } else if !text.starts_with(b"{") {
         (
             -32600,
             "Invalid Request: a JSON-RPC message is a JSON object",
@@ -53,12 +54,7 @@ where
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            // Bytes that are not UTF-8 are not JSON either.
-            let error = match std::str::from_utf8(&line) {
-                Ok(text) => refusal(text),
-                Err(_) => refusal("\u{fffd}"),
-            };
-            if let Some(error) = error {
+            if let Some(error) = refusal(&line) {
                 if refusals.send(error).is_err() {
                     break;
                 }
@@ -111,22 +107,24 @@ mod tests {
 
     #[test]
     fn lines_that_are_not_json_rpc_objects_get_errors_with_a_null_id() {
-        let parse = refusal("{\"jsonrpc\": \"2.0\", \"id\": 5, \"method\": ").unwrap();
+        let parse = refusal(b"{\"jsonrpc\": \"2.0\", \"id\": 5, \"method\": ").unwrap();
         assert!(
             parse.contains("\"id\":null") && parse.contains("-32700"),
             "{parse}"
         );
-        let invalid = refusal("\"just a string\"").unwrap();
+        let invalid = refusal(b"\"just a string\"").unwrap();
         assert!(
             invalid.contains("\"id\":null") && invalid.contains("-32600"),
             "{invalid}"
         );
-        assert!(refusal("[1, 2]").unwrap().contains("-32600"));
+        assert!(refusal(b"[1, 2]").unwrap().contains("-32600"));
         assert_eq!(
-            refusal("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}\n"),
+            refusal(b"{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}\n"),
             None
         );
-        assert_eq!(refusal("\n"), None);
-        assert!(refusal("\u{fffd}").unwrap().contains("-32700"));
+        assert_eq!(refusal(b"\n"), None);
+        assert!(refusal(b"\xff\xfe not even utf-8\n")
+            .unwrap()
+            .contains("-32700"));
     }
 }

@@ -16,7 +16,19 @@ from typing import Any
 from conftest import BIN, LEGACY, die_with_parent, server_args
 
 
-class RawStdio:
+class _Calls:
+    """What both raw clients offer on top of their `execute`."""
+
+    def value(self, code: str) -> str | None:
+        result = self.execute(code)
+        assert result.get("isError") is False, result
+        return result["structuredContent"]["value"]
+
+    def still_works(self) -> None:
+        assert self.value("1 + 1") == "2"
+
+
+class RawStdio(_Calls):
     """A server process spoken to line by line. Every stdout line must be JSON-RPC:
     `lines` keeps them all, `junk` the ones that are not."""
 
@@ -103,14 +115,6 @@ class RawStdio:
         assert "result" in r, r
         return r["result"]
 
-    def value(self, code: str) -> str | None:
-        result = self.execute(code)
-        assert result.get("isError") is False, result
-        return result["structuredContent"]["value"]
-
-    def still_works(self) -> None:
-        assert self.value("1 + 1") == "2"
-
     def stderr(self) -> str:
         self._log.flush()
         return Path(self._log_path).read_text(errors="replace")
@@ -137,7 +141,7 @@ class RawStdio:
         self.close()
 
 
-class RawHttp:
+class RawHttp(_Calls):
     """A legacy (2025-11-25) MCP session over streamable HTTP, spoken to with plain
     httpx2 requests: SSE or JSON responses are both read."""
 
@@ -205,14 +209,6 @@ class RawHttp:
         r = self.request("tools/call", {"name": "execute_python", "arguments": {"code": code, **args}})
         assert "result" in r, r
         return r["result"]
-
-    def value(self, code: str) -> str | None:
-        result = self.execute(code)
-        assert result.get("isError") is False, result
-        return result["structuredContent"]["value"]
-
-    def still_works(self) -> None:
-        assert self.value("1 + 1") == "2"
 
     def delete(self):
         return self.http.delete(self.url, headers=self.headers())
