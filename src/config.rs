@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::error::Error;
 
 /// Default of [`SessionBuilder::timeout`](crate::SessionBuilder::timeout).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,13 +80,6 @@ impl Default for Config {
             warm_spare: true,
         }
     }
-}
-
-/// The argument of a variable operation: text (JSON, say) and raw byte strings.
-#[derive(Debug, Default)]
-pub(crate) struct DataArg {
-    pub text: String,
-    pub blobs: Vec<Vec<u8>>,
 }
 
 /// A duration the way a person writes it: `200 ms`, `1.5 s`.

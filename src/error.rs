@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::PythonError;
+use crate::result::PythonError;
 
 /// Why a session call could not be carried out.
 ///

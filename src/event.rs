@@ -6,7 +6,8 @@ use std::task::Waker;
 
 use crossbeam_channel::Sender;
 
-use crate::{Error, ExecutionResult};
+use crate::error::Error;
+use crate::result::{DisplayData, ExecutionResult};
 
 /// Something that happened while submitted code ran.
 #[derive(Debug)]
@@ -21,7 +22,7 @@ pub enum Event {
     Stderr(String),
     /// Rich output (`display(obj)`, a figure, the last line's bundle), as it was made;
     /// the same items end up in [`ExecutionResult::display`].
-    Display(crate::DisplayData),
+    Display(DisplayData),
     /// The end: the same result [`Session::execute`](crate::Session::execute) would have
     /// returned, all output included. Always the last event.
     Finished(Result<ExecutionResult, Error>),

@@ -455,14 +455,20 @@ pub use pyo3;
 
 #[cfg(feature = "async")]
 mod asynchronous;
+mod backend;
 mod capture;
 mod config;
 mod diag;
+#[cfg(feature = "async")]
+mod driver;
 mod embedded;
+mod engine;
 mod error;
 mod event;
 mod fifo;
 mod interrupt;
+mod outcome;
+mod protocol;
 mod python;
 mod result;
 mod session;

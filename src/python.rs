@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Backend, Error};
+use crate::config::Backend;
+use crate::error::Error;
 
 /// What a session reports about the Python it runs, read from the session itself
 /// ([`Session::python_info`](crate::Session::python_info)).

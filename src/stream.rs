@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver};
 
+use crate::engine::{executed, Call, Engine};
+use crate::error::Error;
 use crate::event::{Event, EventSender};
-use crate::session::{Answer, Call, Inner};
-use crate::{Error, ExecutionResult, InterruptHandle};
+use crate::interrupt::InterruptHandle;
+use crate::result::ExecutionResult;
 
 /// Code submitted to a session, running on a thread of its own.
 ///
@@ -36,7 +38,7 @@ pub struct Execution {
 
 impl Execution {
     pub(crate) fn start(
-        session: Arc<Inner>,
+        session: Arc<Engine>,
         code: String,
         timeout: Duration,
         interrupt: InterruptHandle,
@@ -57,13 +59,7 @@ impl Execution {
                     timeout,
                     tap: Some(call_sender.clone()),
                 };
-                let result = match session.call_in_turn(place, call) {
-                    Ok(Answer::Executed(r)) => Ok(*r),
-                    Ok(Answer::Done) => {
-                        Err(Error::Interpreter("a call answered out of kind".into()))
-                    }
-                    Err(e) => Err(e),
-                };
+                let result = executed(session.call_in_turn(place, call));
                 call_sender.send(Event::Finished(result));
             });
         let thread = match thread {

@@ -13,69 +13,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
-use super::cwd::CwdTurn;
+use super::ffi::LineTracer;
 use super::interp::CELL_FILE_PREFIX;
 use crate::interrupt::StopReason;
-
-/// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
-/// Abandoned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Phase {
-    /// Sent, not yet started by the worker.
-    Pending = 0,
-    /// The worker runs the code.
-    Running = 1,
-    /// The code is over; the worker is building the reply.
-    Finishing = 2,
-    /// The caller gave up before the code started; it never will.
-    Cancelled = 3,
-    /// The caller gave up on running code; its worker is to be discarded.
-    Abandoned = 4,
-}
-
-/// One run's phase, and the process's working directory while it runs.
-pub(crate) struct Ticket {
-    phase: AtomicU8,
-    /// Held by the run, released by the worker when the run is over or by the caller
-    /// when it gives up on the run: whichever comes first.
-    turn: Mutex<Option<CwdTurn>>,
-}
-
-impl Ticket {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Ticket {
-            phase: AtomicU8::new(Phase::Pending as u8),
-            turn: Mutex::new(None),
-        })
-    }
-
-    pub(crate) fn hold(&self, turn: CwdTurn) {
-        *self.turn.lock().unwrap_or_else(|p| p.into_inner()) = Some(turn);
-    }
-
-    pub(crate) fn release(&self) {
-        let turn = self.turn.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(turn);
-    }
-
-    pub(crate) fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
-            0 => Phase::Pending,
-            1 => Phase::Running,
-            2 => Phase::Finishing,
-            3 => Phase::Cancelled,
-            _ => Phase::Abandoned,
-        }
-    }
-
-    /// Moves from `from` to `to`; false when another side moved first.
-    pub(crate) fn advance(&self, from: Phase, to: Phase) -> bool {
-        self.phase
-            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-}
 
 /// Per-worker run control: which run is current and whether it is being stopped.
 /// Shared with Python as [`RunControl`], read without the interpreter by the caller.
@@ -230,7 +170,7 @@ impl RunControl {
     /// the watchdog has escalated (the code ignored the stop for a while).
     fn arm(slf: &Bound<'_, Self>) {
         if slf.get().shared.escalated() {
-            super::ffi::trace_current(slf.py(), slf.as_any());
+            super::ffi::trace_current::<StopTracer>(slf.py(), slf.as_any());
         }
     }
 
@@ -243,9 +183,17 @@ impl RunControl {
     }
 }
 
-/// The body of the stop tracer: raises the stop exception in a traced frame of user
-/// code while the run is being stopped. Returns what a CPython trace function returns.
-pub(crate) fn raise_if_stopping(
+/// The stop tracer: raises the stop exception in a traced frame of user code while
+/// the run is being stopped. It is given the worker's [`RunControl`].
+pub(crate) struct StopTracer;
+
+impl LineTracer for StopTracer {
+    fn on_line(py: Python<'_>, control: &Bound<'_, PyAny>, frame: &Bound<'_, PyAny>) -> c_int {
+        raise_if_stopping(py, control, frame)
+    }
+}
+
+fn raise_if_stopping(
     py: Python<'_>,
     control: &Bound<'_, PyAny>,
     frame: &Bound<'_, PyAny>,

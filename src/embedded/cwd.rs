@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::control::{Phase, Ticket};
-
 struct GateState {
     dir: Option<PathBuf>,
     holders: usize,
@@ -39,8 +37,9 @@ pub(crate) enum Refused {
 pub(crate) struct CwdTurn(());
 
 impl CwdTurn {
-    /// Waits for the process to be free to move to `dir` (or to be there already).
-    pub(crate) fn enter(dir: &Path, ticket: &Ticket) -> Result<CwdTurn, Refused> {
+    /// Waits for the process to be free to move to `dir` (or to be there already), or
+    /// for the run to be `cancelled`.
+    pub(crate) fn enter(dir: &Path, cancelled: impl Fn() -> bool) -> Result<CwdTurn, Refused> {
         let mut state = lock();
         loop {
             if state.holders == 0 {
@@ -64,7 +63,7 @@ impl CwdTurn {
                 state.holders += 1;
                 return Ok(CwdTurn(()));
             }
-            if ticket.phase() == Phase::Cancelled {
+            if cancelled() {
                 return Err(Refused::Cancelled);
             }
             state = match TURN.wait_timeout(state, Duration::from_millis(10)) {

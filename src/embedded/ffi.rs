@@ -1,7 +1,7 @@
 //! The crate's only unsafe code: the CPython calls PyO3 does not wrap.
 #![allow(unsafe_code)]
 
-use std::os::raw::c_long;
+use std::os::raw::{c_int, c_long};
 
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -49,11 +49,18 @@ extern "C" {
     ) -> std::os::raw::c_int;
 }
 
-/// Installs [`stop_trace`] in another thread, so that its code stops at the next line
+/// What a line tracer does, at every new line or call of the traced thread's code:
+/// `obj` is the object given when tracing began. Returns what a CPython trace function
+/// returns: 0, or -1 with an exception set (which the traced code then raises).
+pub(crate) trait LineTracer {
+    fn on_line(py: Python<'_>, obj: &Bound<'_, PyAny>, frame: &Bound<'_, PyAny>) -> c_int;
+}
+
+/// Installs the tracer `T` in another thread, so that its code stops at the next line
 /// even when it catches every exception. Returns false where CPython offers no way to
 /// do this (3.13+; there the stop exception installs it from inside the thread).
 #[cfg(not(Py_3_13))]
-pub(crate) fn trace_thread(
+pub(crate) fn trace_thread<T: LineTracer>(
     _py: Python<'_>,
     thread_state: usize,
     control: &Bound<'_, PyAny>,
@@ -66,14 +73,14 @@ pub(crate) fn trace_thread(
     unsafe {
         _PyEval_SetTrace(
             thread_state as *mut pyo3::ffi::PyThreadState,
-            Some(stop_trace),
+            Some(trampoline::<T>),
             control.as_ptr(),
         ) == 0
     }
 }
 
 #[cfg(Py_3_13)]
-pub(crate) fn trace_thread(
+pub(crate) fn trace_thread<T: LineTracer>(
     _py: Python<'_>,
     _thread_state: usize,
     _control: &Bound<'_, PyAny>,
@@ -81,11 +88,11 @@ pub(crate) fn trace_thread(
     false
 }
 
-/// Installs [`stop_trace`] in the calling thread.
-pub(crate) fn trace_current(_py: Python<'_>, control: &Bound<'_, PyAny>) {
+/// Installs the tracer `T` in the calling thread.
+pub(crate) fn trace_current<T: LineTracer>(_py: Python<'_>, control: &Bound<'_, PyAny>) {
     // SAFETY: `_py` proves the calling thread holds the interpreter lock; CPython takes
     // its own reference to `control`.
-    unsafe { pyo3::ffi::PyEval_SetTrace(Some(stop_trace), control.as_ptr()) }
+    unsafe { pyo3::ffi::PyEval_SetTrace(Some(trampoline::<T>), control.as_ptr()) }
 }
 
 /// Removes any trace function from the calling thread.
@@ -95,15 +102,14 @@ pub(crate) fn untrace_current(_py: Python<'_>) {
     unsafe { pyo3::ffi::PyEval_SetTrace(None, std::ptr::null_mut()) }
 }
 
-/// Raises the stop exception at every new line or call of user code while the run is
-/// being stopped. CPython calls it with the interpreter lock held; `obj` is the
-/// worker's `RunControl`.
-extern "C" fn stop_trace(
+/// The C trace function of the tracer `T`: hands every new line or call to it. CPython
+/// calls it with the interpreter lock held.
+extern "C" fn trampoline<T: LineTracer>(
     obj: *mut pyo3::ffi::PyObject,
     frame: *mut pyo3::ffi::PyFrameObject,
     what: std::os::raw::c_int,
     _arg: *mut pyo3::ffi::PyObject,
-) -> std::os::raw::c_int {
+) -> c_int {
     if what != pyo3::ffi::PyTrace_LINE && what != pyo3::ffi::PyTrace_CALL {
         return 0;
     }
@@ -119,7 +125,7 @@ extern "C" fn stop_trace(
             Bound::from_borrowed_ptr(py, frame.cast::<pyo3::ffi::PyObject>()),
         )
     };
-    super::control::raise_if_stopping(py, &control, &frame)
+    T::on_line(py, &control, &frame)
 }
 
 /// The file the interpreter's shared library was loaded from, as the dynamic loader

@@ -7,6 +7,7 @@ mod control;
 mod cwd;
 mod ffi;
 mod interp;
+mod ticket;
 mod watchdog;
 mod worker;
 
@@ -17,53 +18,33 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
 use self::abandoned::Holder;
-use self::control::{Phase, Ticket};
 use self::interp::Runtime;
+use self::ticket::{Phase, Ticket};
 use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
+use crate::backend::Running;
 use crate::capture::CaptureShared;
-use crate::config::{human, resolve_working_directory, Config, DataArg};
+use crate::config::{human, resolve_working_directory, Config};
+use crate::error::Error;
 use crate::interrupt::StopReason;
+use crate::outcome::{DataReply, Ended, Replied};
+use crate::protocol::DataRequest;
 use crate::result::{ExecutionResult, PythonError, Status};
-use crate::Error;
-
-/// The shared libpython this process loaded, once the interpreter is up.
-pub(crate) fn loaded_libpython() -> Option<std::path::PathBuf> {
-    interp::runtime().ok().and_then(|rt| rt.libpython.clone())
-}
 
 /// A job sent to the worker, not yet answered.
-pub(crate) struct InFlight {
+struct InFlight {
     begun: Instant,
     is_execute: bool,
     /// What the job is, in words: "the code", "the startup code", ...
     what: &'static str,
     run: u64,
     ticket: Arc<Ticket>,
-    replies: Receiver<ExecutionResult>,
+    replies: Receiver<Replied>,
     /// The timeout the caller gave, for the words of the result.
     timeout: Duration,
     /// When the caller stops waiting for the code: `timeout` after the call began.
     deadline: Option<Instant>,
     thread: Arc<watchdog::WorkerThread>,
     control: Arc<control::ControlShared>,
-}
-
-#[cfg_attr(not(feature = "async"), allow(dead_code))]
-impl InFlight {
-    /// The answer, if it comes within `spin` (looked for without blocking for longer).
-    pub(crate) fn quick(&self, spin: Duration) -> Option<ExecutionResult> {
-        let started = Instant::now();
-        loop {
-            if let Ok(mut r) = self.replies.try_recv() {
-                r.duration_ms = self.begun.elapsed().as_secs_f64() * 1000.0;
-                return Some(r);
-            }
-            if started.elapsed() >= spin {
-                return None;
-            }
-            std::hint::spin_loop();
-        }
-    }
 }
 
 /// Numbers the process's embedded sessions, to tell whose abandoned code is whose.
@@ -130,92 +111,6 @@ impl Embedded {
         Ok(session)
     }
 
-    pub(crate) fn execute(
-        &self,
-        code: &str,
-        timeout: Duration,
-        interrupts: &Receiver<()>,
-    ) -> Result<ExecutionResult, Error> {
-        let begun = Instant::now();
-        let deadline = begun.checked_add(timeout);
-        if self.startup_pending.swap(false, Ordering::AcqRel) {
-            // The startup code's output is not the submitted code's: nothing of it streams.
-            let tap = self.capture.take_tap();
-            let startup = self
-                .begin(Job::Startup, timeout, deadline)
-                .and_then(|flight| self.finish(flight, &crossbeam_channel::never()));
-            if startup.is_err() {
-                // Nothing ran: the startup code is still due before the next execute.
-                self.startup_pending.store(true, Ordering::Release);
-            }
-            self.capture.set_tap(tap);
-            let mut r = startup?;
-            if r.status != Status::Ok {
-                // The session cannot come back as configured.
-                self.stop();
-                if let Some(e) = r.error.as_mut() {
-                    e.message = format!(
-                        "the session had been restarted after code that could not be stopped, \
-                         and its startup code then failed, so the session is stopped and this \
-                         code did not run: {}",
-                        e.message
-                    );
-                }
-                return Ok(r);
-            }
-        }
-        let flight = self.begin(Job::Execute(code.to_owned()), timeout, deadline)?;
-        let mut r = self.finish(flight, interrupts)?;
-        r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
-        Ok(r)
-    }
-
-    /// A variable operation (see [`Job::Data`]).
-    pub(crate) fn data(
-        &self,
-        op: &'static str,
-        name: &str,
-        arg: DataArg,
-        timeout: Duration,
-    ) -> Result<ExecutionResult, Error> {
-        self.run(
-            Job::Data {
-                op,
-                name: name.to_owned(),
-                arg,
-            },
-            timeout,
-        )
-    }
-
-    /// Where the session's output is collected.
-    pub(crate) fn capture(&self) -> &Arc<CaptureShared> {
-        &self.capture
-    }
-
-    /// False once the worker is gone for good (stopped, or given up on during startup).
-    pub(crate) fn is_running(&self) -> bool {
-        self.lock_worker().is_some()
-    }
-
-    /// Fresh namespace and startup code, on the same thread. Startup code that fails
-    /// leaves the session stopped (the caller sees to that).
-    pub(crate) fn restart(&self, timeout: Duration) -> Result<(), Error> {
-        self.startup_pending.store(false, Ordering::Release);
-        let outcome = startup_outcome(self.run(Job::Restart, timeout)?);
-        if let Err(Error::Startup(_)) = outcome {
-            self.stop();
-        }
-        outcome
-    }
-
-    /// Ends the worker, waiting at most the grace period for it.
-    pub(crate) fn stop(&self) {
-        if let Some(worker) = self.lock_worker().take() {
-            worker.shut_down(self.grace);
-        }
-    }
-
     fn lock_worker(&self) -> MutexGuard<'_, Option<Worker>> {
         self.worker.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -224,7 +119,7 @@ impl Embedded {
     /// a grace period while it is stopped, then no longer: the worker is abandoned.
     fn run(&self, job: Job, timeout: Duration) -> Result<ExecutionResult, Error> {
         let flight = self.begin(job, timeout, Instant::now().checked_add(timeout))?;
-        self.finish(flight, &crossbeam_channel::never())
+        self.finish_cell(flight, &crossbeam_channel::never())
     }
 
     /// Sends a job to the worker, to be waited for until `deadline`; `timeout` is the
@@ -241,7 +136,7 @@ impl Embedded {
             Job::Execute(_) => "the code",
             Job::Startup => "the startup code",
             Job::Restart => "the restart",
-            Job::Data { .. } => "the variable operation",
+            Job::Data(_) => "the variable operation",
         };
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
         let ticket = Ticket::new();
@@ -252,7 +147,6 @@ impl Embedded {
             job,
             run,
             ticket: ticket.clone(),
-            timeout,
             reply,
         };
         worker
@@ -273,32 +167,45 @@ impl Embedded {
         })
     }
 
-    #[cfg_attr(not(feature = "async"), allow(dead_code))]
-    /// Starts running `code` for a caller that will not block: `None` when the session
-    /// must first re-run its startup code (then the caller uses [`execute`](Self::execute)).
-    pub(crate) fn begin_execute(
-        &self,
-        code: &str,
-        timeout: Duration,
-    ) -> Result<Option<InFlight>, Error> {
-        if self.startup_pending.load(Ordering::Acquire) {
-            return Ok(None);
+    /// The reply to `flight`, if it comes within `spin` (looked for without blocking
+    /// for longer).
+    #[cfg(feature = "async")]
+    fn quick(&self, flight: &InFlight, spin: Duration) -> Option<ExecutionResult> {
+        let started = Instant::now();
+        loop {
+            if let Ok(replied) = flight.replies.try_recv() {
+                let mut r = replied.into_cell(self.cfg.output_limit, flight.timeout);
+                r.duration_ms = flight.begun.elapsed().as_secs_f64() * 1000.0;
+                return Some(r);
+            }
+            if started.elapsed() >= spin {
+                return None;
+            }
+            std::hint::spin_loop();
         }
-        let deadline = Instant::now().checked_add(timeout);
-        self.begin(Job::Execute(code.to_owned()), timeout, deadline)
-            .map(Some)
+    }
+
+    /// Waits for a cell sent by [`begin`](Self::begin), as [`finish`](Self::finish)
+    /// does, and makes its result.
+    fn finish_cell(
+        &self,
+        flight: InFlight,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
+        let (begun, timeout) = (flight.begun, flight.timeout);
+        let mut r = self
+            .finish(flight, interrupts)?
+            .into_cell(self.cfg.output_limit, timeout);
+        r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+        Ok(r)
     }
 
     /// Waits for a job sent by [`begin`](Self::begin): until its deadline, then (if the
     /// code is running) a grace period while it is stopped, then no longer: the worker
     /// is abandoned.
-    pub(crate) fn finish(
-        &self,
-        flight: InFlight,
-        interrupts: &Receiver<()>,
-    ) -> Result<ExecutionResult, Error> {
+    fn finish(&self, flight: InFlight, interrupts: &Receiver<()>) -> Result<Ended, Error> {
         let InFlight {
-            begun,
+            begun: _,
             is_execute,
             what,
             run,
@@ -317,15 +224,12 @@ impl Embedded {
             },
         };
         let reason = match first {
-            Ok(Ok(mut r)) => {
-                r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
-                return Ok(r);
-            }
+            Ok(Ok(replied)) => return Ok(Ended::Replied(replied)),
             Ok(Err(())) => StopReason::Interrupt,
             Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
             Err(RecvTimeoutError::Timeout) => StopReason::Timeout,
         };
-        let mut result = if ticket.advance(Phase::Pending, Phase::Cancelled) {
+        let ended = if ticket.advance(Phase::Pending, Phase::Cancelled) {
             let holder = Holder::for_session(self.id);
             if !is_execute {
                 return Err(Error::Busy(format!(
@@ -335,28 +239,27 @@ impl Embedded {
                     holder.describe()
                 )));
             }
-            not_started(timeout, reason, holder)
+            Ended::Gave(not_started(timeout, reason, holder))
         } else {
             control.request_stop(run, reason);
             watchdog::stop(thread.clone(), control, ticket.clone());
             let last = Instant::now().checked_add(self.grace);
             match wait(&replies, &crossbeam_channel::never(), last) {
-                Ok(Ok(r)) => r,
+                Ok(Ok(replied)) => Ended::Replied(replied),
                 Ok(Err(())) | Err(RecvTimeoutError::Disconnected) => return Err(worker_gone()),
                 Err(RecvTimeoutError::Timeout) => {
                     if ticket.advance(Phase::Running, Phase::Abandoned) {
                         ticket.release();
                         abandoned::record(self.id, thread);
-                        self.abandon(timeout, is_execute, reason)
+                        Ended::Gave(self.abandon(timeout, is_execute, reason))
                     } else {
                         // Finishing: the reply is being built right now.
-                        replies.recv().map_err(|_| worker_gone())?
+                        Ended::Replied(replies.recv().map_err(|_| worker_gone())?)
                     }
                 }
             }
         };
-        result.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
-        Ok(result)
+        Ok(ended)
     }
 
     /// Waits for a reply until `deadline`. While the job has not started and code that
@@ -365,7 +268,7 @@ impl Embedded {
     /// code it is, the job cancelled.
     fn wait_for_start(
         &self,
-        replies: &Receiver<ExecutionResult>,
+        replies: &Receiver<Replied>,
         interrupts: &Receiver<()>,
         deadline: Option<Instant>,
         ticket: &Ticket,
@@ -459,6 +362,115 @@ impl Embedded {
     }
 }
 
+impl Running for Embedded {
+    fn execute(
+        &self,
+        code: &str,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
+        let begun = Instant::now();
+        let deadline = begun.checked_add(timeout);
+        if self.startup_pending.swap(false, Ordering::AcqRel) {
+            // The startup code's output is not the submitted code's: nothing of it streams.
+            let tap = self.capture.take_tap();
+            let startup = self
+                .begin(Job::Startup, timeout, deadline)
+                .and_then(|flight| self.finish_cell(flight, &crossbeam_channel::never()));
+            if startup.is_err() {
+                // Nothing ran: the startup code is still due before the next execute.
+                self.startup_pending.store(true, Ordering::Release);
+            }
+            self.capture.set_tap(tap);
+            let mut r = startup?;
+            if r.status != Status::Ok {
+                // The session cannot come back as configured.
+                self.stop();
+                if let Some(e) = r.error.as_mut() {
+                    e.message = format!(
+                        "the session had been restarted after code that could not be stopped, \
+                         and its startup code then failed, so the session is stopped and this \
+                         code did not run: {}",
+                        e.message
+                    );
+                }
+                return Ok(r);
+            }
+        }
+        let flight = self.begin(Job::Execute(code.to_owned()), timeout, deadline)?;
+        let mut r = self.finish_cell(flight, interrupts)?;
+        r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
+        Ok(r)
+    }
+
+    fn data(&self, request: DataRequest, timeout: Duration) -> Result<DataReply, Error> {
+        let flight = self.begin(
+            Job::Data(request),
+            timeout,
+            Instant::now().checked_add(timeout),
+        )?;
+        self.finish(flight, &crossbeam_channel::never())?
+            .into_data(timeout)
+    }
+
+    fn restart(&self, timeout: Duration) -> Result<(), Error> {
+        self.startup_pending.store(false, Ordering::Release);
+        let outcome = startup_outcome(self.run(Job::Restart, timeout)?);
+        if let Err(Error::Startup(_)) = outcome {
+            self.stop();
+        }
+        outcome
+    }
+
+    fn stop(&self) {
+        if let Some(worker) = self.lock_worker().take() {
+            worker.shut_down(self.grace);
+        }
+    }
+
+    fn capture(&self) -> &Arc<CaptureShared> {
+        &self.capture
+    }
+
+    /// False once the worker is gone for good (stopped, or given up on during startup).
+    fn is_running(&self) -> bool {
+        self.lock_worker().is_some()
+    }
+
+    fn loaded_libpython(&self) -> Option<std::path::PathBuf> {
+        self.rt.libpython.clone()
+    }
+
+    /// Sends the code to the worker at once; when the session must first re-run its
+    /// startup code, the whole execute is the rest of the wait.
+    #[cfg(feature = "async")]
+    fn begin_execute(
+        self: Arc<Self>,
+        code: &str,
+        timeout: Duration,
+        spin: Duration,
+    ) -> crate::backend::Begun {
+        use crate::backend::Begun;
+        if self.startup_pending.load(Ordering::Acquire) {
+            let code = code.to_owned();
+            return Begun::Later(Box::new(move |interrupts| {
+                self.execute(&code, timeout, interrupts)
+            }));
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let flight = match self.begin(Job::Execute(code.to_owned()), timeout, deadline) {
+            Ok(flight) => flight,
+            Err(e) => return Begun::Done(Box::new(Err(e))),
+        };
+        match self.quick(&flight, spin) {
+            Some(r) => Begun::Done(Box::new(Ok(r))),
+            None => Begun::Later(Box::new(move |interrupts| {
+                self.finish_cell(flight, interrupts)
+            })),
+        }
+    }
+}
+
 impl Drop for Embedded {
     fn drop(&mut self) {
         self.stop();
@@ -467,7 +479,7 @@ impl Drop for Embedded {
 
 /// What a wait for a reply came to: the reply, an interrupt (`Ok(Err(()))`), or the
 /// deadline or a lost worker.
-type Waited = Result<Result<ExecutionResult, ()>, RecvTimeoutError>;
+type Waited = Result<Result<Replied, ()>, RecvTimeoutError>;
 
 fn worker_gone() -> Error {
     Error::Interpreter("the session's thread ended unexpectedly".into())
@@ -525,10 +537,10 @@ fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
 
 /// Waits for a reply until `deadline`; `Ok(Err(()))` when an interrupt came first.
 fn wait(
-    replies: &Receiver<ExecutionResult>,
+    replies: &Receiver<Replied>,
     interrupts: &Receiver<()>,
     deadline: Option<Instant>,
-) -> Result<Result<ExecutionResult, ()>, RecvTimeoutError> {
+) -> Waited {
     let timeout = match deadline {
         Some(d) => d.saturating_duration_since(Instant::now()),
         None => Duration::MAX,

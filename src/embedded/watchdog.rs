@@ -13,9 +13,10 @@ use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::intern;
 use pyo3::prelude::*;
 
-use super::control::{ControlShared, Phase, Ticket};
+use super::control::{ControlShared, StopTracer};
 use super::ffi;
 use super::interp;
+use super::ticket::{Phase, Ticket};
 
 /// How often a stop is raised again while the code keeps going.
 const REPEAT: Duration = Duration::from_millis(5);
@@ -126,7 +127,7 @@ fn watch(rx: Receiver<Target>) {
                         t.control.escalate();
                         let thread_state = t.worker.thread_state.load(Ordering::Acquire);
                         if let Some(control) = t.worker.control.get() {
-                            ffi::trace_thread(py, thread_state, control.bind(py));
+                            ffi::trace_thread::<StopTracer>(py, thread_state, control.bind(py));
                         }
                     }
                     // A session waiting in its event loop wakes up to meet the stop.

@@ -13,14 +13,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::capture::Capture;
-use super::control::{ControlShared, Phase, RunControl, Ticket};
+use super::control::{ControlShared, RunControl};
 use super::cwd::{CwdTurn, Refused};
 use super::ffi;
 use super::interp::{Environment, Runtime};
+use super::ticket::{Phase, Ticket};
 use super::watchdog::WorkerThread;
-use crate::capture::{bound_text, CaptureShared};
-use crate::config::DataArg;
-use crate::result::{stopped_error, ExecutionResult, PythonError, Status};
+use crate::capture::CaptureShared;
+use crate::interrupt::StopReason;
+use crate::outcome::Replied;
+use crate::protocol::{DataRequest, Raised, Reply, ReplyStatus};
 
 /// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
 /// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no
@@ -36,21 +38,27 @@ pub(crate) enum Job {
     Startup,
     /// Fresh namespace, then the startup code.
     Restart,
-    /// A variable operation (`SessionState.data`): get, set or list, as JSON.
-    Data {
-        op: &'static str,
-        name: String,
-        arg: DataArg,
-    },
+    /// A variable operation (`SessionState.data`).
+    Data(DataRequest),
+}
+
+/// The reply to a request that did not run: an error of this type and message.
+fn refused(type_name: &str, message: String) -> Replied {
+    Replied {
+        reply: Reply {
+            error: Some(Raised(type_name.into(), message, String::new())),
+            ..Reply::of(ReplyStatus::Error)
+        },
+        output: None,
+        reason: StopReason::Timeout,
+    }
 }
 
 pub(crate) struct Request {
     pub job: Job,
     pub run: u64,
     pub ticket: Arc<Ticket>,
-    /// Only used to word the result when the code is stopped.
-    pub timeout: Duration,
-    pub reply: Sender<ExecutionResult>,
+    pub reply: Sender<Replied>,
 }
 
 pub(crate) enum Msg {
@@ -204,16 +212,10 @@ impl Context {
     /// The interpreter could not give this worker a session: answer every request with
     /// the reason rather than leave callers waiting.
     fn refuse_all(&self, py: Python<'_>, rx: &Receiver<Msg>, e: PyErr) {
-        let error = PythonError {
-            type_name: "RuntimeError".into(),
-            message: format!("the session could not be set up: {e}"),
-            traceback: String::new(),
-        };
+        let message = format!("the session could not be set up: {e}");
         while let Ok(Msg::Run(req)) = py.detach(|| rx.recv()) {
             if req.ticket.advance(Phase::Pending, Phase::Finishing) {
-                let mut r = ExecutionResult::empty(Status::Error);
-                r.error = Some(error.clone());
-                let _ = req.reply.send(r);
+                let _ = req.reply.send(refused("RuntimeError", message.clone()));
             }
         }
     }
@@ -235,7 +237,8 @@ impl Context {
                                 Job::Restart => &cfg.working_directory,
                                 _ => cwd,
                             };
-                            let turn = CwdTurn::enter(dir, &req.ticket);
+                            let cancelled = || req.ticket.phase() == Phase::Cancelled;
+                            let turn = CwdTurn::enter(dir, cancelled);
                             Some((req, turn))
                         }
                         Ok(Msg::Stop) | Err(_) => None,
@@ -251,13 +254,7 @@ impl Context {
                 Err(Refused::Cancelled) => continue,
                 Err(Refused::Missing(message)) => {
                     if req.ticket.advance(Phase::Pending, Phase::Finishing) {
-                        let mut r = ExecutionResult::empty(Status::Error);
-                        r.error = Some(PythonError {
-                            type_name: "FileNotFoundError".into(),
-                            message,
-                            traceback: String::new(),
-                        });
-                        let _ = req.reply.send(r);
+                        let _ = req.reply.send(refused("FileNotFoundError", message));
                     }
                     continue;
                 }
@@ -270,7 +267,7 @@ impl Context {
                 cwd = self.cfg.working_directory.clone();
                 self.control.take_moved();
             }
-            let Some((result, stopped)) = self.run(py, state, &req) else {
+            let Some((replied, stopped)) = self.run(py, state, &req) else {
                 // The caller gave up on this worker; it has released the directory.
                 return;
             };
@@ -278,7 +275,7 @@ impl Context {
             if let Some(dir) = self.control.take_moved() {
                 cwd = dir;
             }
-            let _ = req.reply.send(result);
+            let _ = req.reply.send(replied);
             if stopped {
                 // After the reply, so the caller never waits on this Python code: a
                 // stop raised just before the run settled may still be pending; let it
@@ -293,14 +290,14 @@ impl Context {
         }
     }
 
-    /// Runs one job; returns its result and whether a stop was requested. `None` when
+    /// Runs one job; returns its reply and whether a stop was requested. `None` when
     /// the caller abandoned the run meanwhile.
     fn run(
         &self,
         py: Python<'_>,
         state: &Bound<'_, PyAny>,
         req: &Request,
-    ) -> Option<(ExecutionResult, bool)> {
+    ) -> Option<(Replied, bool)> {
         self.capture.begin_run(req.run);
         self.control.begin(req.run);
         let outcome = match &req.job {
@@ -309,9 +306,10 @@ impl Context {
             Job::Restart => state
                 .call_method0(intern!(py, "reset"))
                 .and_then(|_| self.startup(py, state)),
-            Job::Data { op, name, arg } => {
-                let blobs: Vec<_> = arg.blobs.iter().map(|b| PyBytes::new(py, b)).collect();
-                state.call_method1(intern!(py, "data"), (op, name, &arg.text, blobs))
+            Job::Data(data) => {
+                let blobs: Vec<_> = data.blobs.iter().map(|b| PyBytes::new(py, b)).collect();
+                let args = (data.op.name(), &data.name, data.arg(), blobs);
+                state.call_method1(intern!(py, "data"), args)
             }
         };
         let stopped = self.control.was_stopped();
@@ -323,9 +321,12 @@ impl Context {
         // not given up and the waiting caller gets its answer at once.
         self.control.begin(0);
         let output = self.capture.end_run(matches!(req.job, Job::Execute(_)));
-        let mut r = self.to_result(py, outcome, req);
-        output.fill(&mut r);
-        Some((r, stopped))
+        let replied = Replied {
+            reply: self.to_reply(py, outcome),
+            output: Some(output),
+            reason: self.control.stop_reason(),
+        };
+        Some((replied, stopped))
     }
 
     fn startup<'py>(
@@ -339,71 +340,45 @@ impl Context {
         state.call_method1(intern!(py, "run"), (&self.cfg.startup_code,))
     }
 
-    fn to_result(
-        &self,
-        py: Python<'_>,
-        outcome: PyResult<Bound<'_, PyAny>>,
-        req: &Request,
-    ) -> ExecutionResult {
-        let mut r = ExecutionResult::empty(Status::Ok);
+    /// The runtime's `(status, value, error)` (or what escaped it) as a [`Reply`].
+    fn to_reply(&self, py: Python<'_>, outcome: PyResult<Bound<'_, PyAny>>) -> Reply {
         let outcome = match outcome {
-            Ok(o) if o.is_none() => return r,
+            Ok(o) if o.is_none() => return Reply::of(ReplyStatus::Ok),
             Ok(o) => o,
+            // The stop landed in the runtime's own bookkeeping: no traceback.
             Err(e) if e.get_type(py).is(self.rt.stop_exception.bind(py)) => {
-                // The stop landed in the runtime's own bookkeeping: no traceback.
-                return self.stopped(r, req, String::new());
+                return Reply::of(ReplyStatus::Stopped)
             }
             Err(e) => {
-                r.status = Status::Error;
-                r.error = Some(PythonError {
-                    type_name: e
-                        .get_type(py)
-                        .name()
-                        .map(|n| lossy(n.as_any()))
-                        .unwrap_or_default(),
-                    message: lossy(e.value(py).as_any()),
-                    traceback: String::new(),
-                });
-                return r;
+                let type_name = e
+                    .get_type(py)
+                    .name()
+                    .map(|n| lossy(n.as_any()))
+                    .unwrap_or_default();
+                let message = lossy(e.value(py).as_any());
+                return Reply {
+                    error: Some(Raised(type_name, message, String::new())),
+                    ..Reply::of(ReplyStatus::Error)
+                };
             }
         };
         let item = |i: usize| outcome.get_item(i).ok().filter(|v| !v.is_none());
-        let status = item(0).map(|s| lossy(&s)).unwrap_or_default();
-        if let Some(bytes) = item(1).filter(|v| v.is_instance_of::<PyBytes>()) {
+        let status = item(0)
+            .and_then(|s| ReplyStatus::parse(&lossy(&s)))
+            .unwrap_or(ReplyStatus::Error);
+        let mut reply = Reply::of(status);
+        match item(1) {
             // `get_bytes`: data for the host, copied once out of the interpreter.
-            r.blob = bytes.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec());
-            return r;
-        }
-        r.value = item(1).map(|v| match req.job {
-            // Data for the host, not text for a reader: never cut.
-            Job::Data { .. } => lossy(&v),
-            _ => bound_text(lossy(&v), self.cfg.output_limit),
-        });
-        let error = item(2).map(|e| {
-            let part = |i: usize| e.get_item(i).map(|p| lossy(&p)).unwrap_or_default();
-            (part(0), part(1), part(2))
-        });
-        match status.as_str() {
-            "ok" => {}
-            "stopped" => return self.stopped(r, req, error.map(|e| e.2).unwrap_or_default()),
-            _ => {
-                r.status = Status::Error;
-                r.error = error.map(|(type_name, message, traceback)| PythonError {
-                    type_name,
-                    message,
-                    traceback,
-                });
+            Some(v) if v.is_instance_of::<PyBytes>() => {
+                reply.blob = v.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec());
             }
+            value => reply.value = value.map(|v| lossy(&v)),
         }
-        r
-    }
-
-    /// The result of code stopped at its deadline; `stack` is where it was.
-    fn stopped(&self, mut r: ExecutionResult, req: &Request, stack: String) -> ExecutionResult {
-        let (status, error) = stopped_error(self.control.stop_reason(), req.timeout, &stack);
-        r.status = status;
-        r.error = Some(error);
-        r
+        reply.error = item(2).map(|e| {
+            let part = |i: usize| e.get_item(i).map(|p| lossy(&p)).unwrap_or_default();
+            Raised(part(0), part(1), part(2))
+        });
+        reply
     }
 }
 

@@ -116,7 +116,7 @@ pub struct Variable {
 /// let back: ExecutionResult = serde_json::from_str(&r.to_json()).unwrap();
 /// assert_eq!(back, r);
 /// ```
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct ExecutionResult {
     /// How the execution ended.
@@ -166,70 +166,10 @@ pub struct ExecutionResult {
     /// session's other threads.
     #[serde(default)]
     pub background_display: Vec<DisplayData>,
-    /// The bytes a variable operation read ([`Session::get_bytes`](crate::Session::get_bytes)).
-    /// Internal: the session takes it before a result reaches the user, so it is not in
-    /// the JSON, `Debug` or `==`.
-    #[serde(skip)]
-    pub(crate) blob: Option<Vec<u8>>,
 }
 
 fn f64_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-}
-
-impl PartialEq for ExecutionResult {
-    fn eq(&self, other: &Self) -> bool {
-        // Destructured so that a new field cannot be left out of the comparison unseen.
-        let ExecutionResult {
-            status,
-            stdout,
-            stderr,
-            value,
-            error,
-            duration_ms,
-            stdout_truncated_bytes,
-            stderr_truncated_bytes,
-            background_stdout,
-            background_stderr,
-            display,
-            display_dropped,
-            background_display,
-            blob: _,
-        } = self;
-        *status == other.status
-            && *stdout == other.stdout
-            && *stderr == other.stderr
-            && *value == other.value
-            && *error == other.error
-            && *duration_ms == other.duration_ms
-            && *stdout_truncated_bytes == other.stdout_truncated_bytes
-            && *stderr_truncated_bytes == other.stderr_truncated_bytes
-            && *background_stdout == other.background_stdout
-            && *background_stderr == other.background_stderr
-            && *display == other.display
-            && *display_dropped == other.display_dropped
-            && *background_display == other.background_display
-    }
-}
-
-impl std::fmt::Debug for ExecutionResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecutionResult")
-            .field("status", &self.status)
-            .field("stdout", &self.stdout)
-            .field("stderr", &self.stderr)
-            .field("value", &self.value)
-            .field("error", &self.error)
-            .field("duration_ms", &self.duration_ms)
-            .field("stdout_truncated_bytes", &self.stdout_truncated_bytes)
-            .field("stderr_truncated_bytes", &self.stderr_truncated_bytes)
-            .field("background_stdout", &self.background_stdout)
-            .field("background_stderr", &self.background_stderr)
-            .field("display", &self.display)
-            .field("display_dropped", &self.display_dropped)
-            .field("background_display", &self.background_display)
-            .finish()
-    }
 }
 
 /// An `ok` result with no output, value, error or display and a duration of 0: the
@@ -261,7 +201,6 @@ impl ExecutionResult {
             display: Vec::new(),
             display_dropped: 0,
             background_display: Vec::new(),
-            blob: None,
         }
     }
 
@@ -289,42 +228,6 @@ impl Serialize for ExecutionResult {
         s.serialize_field("display_dropped", &self.display_dropped)?;
         s.serialize_field("background_display", &self.background_display)?;
         s.end()
-    }
-}
-
-/// The error of code stopped at its timeout; `stack` is where the user's code was (a
-/// formatted traceback without its exception line, or empty).
-pub(crate) fn timeout_error(timeout: std::time::Duration, stack: &str) -> PythonError {
-    let message = format!(
-        "the code ran past its {} timeout and was stopped; the session's state is kept",
-        crate::config::human(timeout)
-    );
-    PythonError {
-        type_name: "TimeoutError".into(),
-        traceback: format!("{stack}TimeoutError: {message}\n"),
-        message,
-    }
-}
-
-/// The error of code stopped by an interrupt; `stack` as for [`timeout_error`].
-pub(crate) fn interrupted_error(stack: &str) -> PythonError {
-    let message = "the code was interrupted and stopped; the session's state is kept".to_string();
-    PythonError {
-        type_name: "Interrupted".into(),
-        traceback: format!("{stack}Interrupted: {message}\n"),
-        message,
-    }
-}
-
-/// The error of code stopped for `reason`.
-pub(crate) fn stopped_error(
-    reason: crate::interrupt::StopReason,
-    timeout: std::time::Duration,
-    stack: &str,
-) -> (Status, PythonError) {
-    match reason {
-        crate::interrupt::StopReason::Timeout => (Status::Timeout, timeout_error(timeout, stack)),
-        crate::interrupt::StopReason::Interrupt => (Status::Interrupted, interrupted_error(stack)),
     }
 }
 
@@ -412,20 +315,6 @@ mod tests {
         let back: ExecutionResult = serde_json::from_str(&json).unwrap();
         assert!(back.duration_ms.is_nan());
         assert_eq!(back.to_json(), json);
-    }
-
-    #[test]
-    fn the_internal_blob_is_neither_written_nor_read_nor_compared() {
-        let r = ExecutionResult {
-            blob: Some(vec![1, 2, 3]),
-            ..Default::default()
-        };
-        let json = r.to_json();
-        assert!(!json.contains("blob"), "{json}");
-        let back: ExecutionResult =
-            serde_json::from_str(&json.replacen('{', "{\"blob\":[9],", 1)).unwrap();
-        assert_eq!(back.blob, None);
-        assert_eq!(back, r);
     }
 
     #[test]

@@ -12,14 +12,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::scan::{Piece, Scanner};
 use super::sys;
 use crate::capture::CaptureShared;
 use crate::config::ProcessLimits;
+use crate::error::Error;
+use crate::protocol::{Raised, Reply, ReplyStatus, Request};
 use crate::result::{DisplayData, Payload};
-use crate::Error;
 
 const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
 const WORKER_SOURCE: &str = include_str!("../../python/pysession_worker.py");
@@ -66,27 +67,16 @@ pub(crate) struct ChildConfig {
     pub output_limit: usize,
 }
 
-/// A reply to a request.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub id: u64,
-    pub status: String,
-    pub value: Option<String>,
-    pub error: Option<(String, String, String)>,
-    /// Raw data that came with the reply (the value of a bytes variable).
-    pub blobs: Vec<Vec<u8>>,
-}
-
 /// A frame from the child: a reply, or a display made while request `id` ran.
 #[derive(Debug, Deserialize)]
 struct Frame {
     id: u64,
     #[serde(default)]
-    status: Option<String>,
+    status: Option<ReplyStatus>,
     #[serde(default)]
     value: Option<String>,
     #[serde(default)]
-    error: Option<(String, String, String)>,
+    error: Option<Raised>,
     #[serde(default)]
     display: Option<Vec<(String, WirePayload)>>,
     #[serde(default)]
@@ -104,11 +94,20 @@ enum WirePayload {
     Blob { blob: usize },
 }
 
+/// A request frame: the request, its id, and the output limit of the child's values.
+#[derive(Debug, Serialize)]
+struct Envelope<'a> {
+    id: u64,
+    limit: usize,
+    #[serde(flatten)]
+    request: &'a Request<'a>,
+}
+
 /// What the reader thread reports.
 #[derive(Debug)]
-pub(crate) enum Event {
-    /// A reply, sent once the output of its request has been read.
-    Reply(Reply),
+pub(crate) enum FromChild {
+    /// The reply to request `id`, sent once the output of its request has been read.
+    Reply { id: u64, reply: Reply },
     /// The child wrote something that is not a frame of the protocol.
     Broken(String),
 }
@@ -151,7 +150,7 @@ pub(crate) struct ChildProcess {
     child: Child,
     killer: Arc<KillSwitch>,
     requests: Option<PipeWriter>,
-    pub events: Receiver<Event>,
+    pub events: Receiver<FromChild>,
     sink: Arc<Mutex<Arc<CaptureShared>>>,
     reader: Option<JoinHandle<()>>,
     reaped: bool,
@@ -272,20 +271,21 @@ impl ChildProcess {
         Ok(())
     }
 
-    /// Sends request `id` (`request` is its JSON object, to which the id and the
-    /// output limit are added) and the blobs it announces, giving up at `deadline`.
+    /// Sends request `id` and the blobs it announces, giving up at `deadline`.
     pub(crate) fn send(
         &mut self,
         id: u64,
-        mut request: serde_json::Value,
+        request: &Request<'_>,
         blobs: &[Vec<u8>],
         deadline: Instant,
     ) -> std::io::Result<()> {
-        if let Some(fields) = request.as_object_mut() {
-            fields.insert("id".into(), id.into());
-            fields.insert("limit".into(), self.output_limit.into());
-        }
-        self.write_frame(request.to_string().as_bytes(), deadline)?;
+        let frame = Envelope {
+            id,
+            limit: self.output_limit,
+            request,
+        };
+        let body = serde_json::to_vec(&frame).map_err(std::io::Error::other)?;
+        self.write_frame(&body, deadline)?;
         for blob in blobs {
             self.write_frame(blob, deadline)?;
         }
@@ -412,11 +412,11 @@ struct Reader {
     /// The last request whose end marker each stream has shown.
     ended: [u64; 2],
     sink: Arc<Mutex<Arc<CaptureShared>>>,
-    tx: Sender<Event>,
+    tx: Sender<FromChild>,
 }
 
 impl Reader {
-    fn new(token: &str, sink: Arc<Mutex<Arc<CaptureShared>>>, tx: Sender<Event>) -> Self {
+    fn new(token: &str, sink: Arc<Mutex<Arc<CaptureShared>>>, tx: Sender<FromChild>) -> Self {
         Reader {
             scanners: [Scanner::new(token), Scanner::new(token)],
             segment: [0; 2],
@@ -429,7 +429,7 @@ impl Reader {
     fn run(mut self, mut stdout: ChildStdout, mut stderr: ChildStderr, mut replies: PipeReader) {
         let mut open = [true; 3];
         let mut frames: Vec<u8> = Vec::new();
-        let mut waiting: Option<(Reply, Instant)> = None;
+        let mut waiting: Option<(u64, Reply, Instant)> = None;
         let mut last_reply = 0;
         let mut partial_since: Option<Instant> = None;
         let mut buf = vec![0u8; 64 * 1024];
@@ -468,13 +468,13 @@ impl Reader {
                     Ok(got) => {
                         for (frame, blobs) in got {
                             match self.received(frame, blobs) {
-                                Ok(Some(r)) => {
-                                    last_reply = r.id;
-                                    waiting = Some((r, Instant::now()));
+                                Ok(Some((id, reply))) => {
+                                    last_reply = id;
+                                    waiting = Some((id, reply, Instant::now()));
                                 }
                                 Ok(None) => {}
                                 Err(e) => {
-                                    let _ = self.tx.send(Event::Broken(e));
+                                    let _ = self.tx.send(FromChild::Broken(e));
                                     return;
                                 }
                             }
@@ -484,7 +484,7 @@ impl Reader {
                         partial_since = (!frames.is_empty()).then(Instant::now);
                     }
                     Err(e) => {
-                        let _ = self.tx.send(Event::Broken(e));
+                        let _ = self.tx.send(FromChild::Broken(e));
                         return;
                     }
                 }
@@ -496,19 +496,19 @@ impl Reader {
             if past_markers
                 && partial_since.is_some_and(|t| t.elapsed() > Duration::from_millis(500))
             {
-                let _ = self.tx.send(Event::Broken(format!(
+                let _ = self.tx.send(FromChild::Broken(format!(
                     "an incomplete reply frame ({} bytes that do not make a frame)",
                     frames.len()
                 )));
                 return;
             }
-            if let Some((reply, since)) = &waiting {
+            if let Some((id, _, since)) = &waiting {
                 // The end markers were written before the reply; once both streams have
                 // shown them, all of the request's output has been read.
-                let done = (0..2).all(|i| self.ended[i] >= reply.id || !open[i]);
+                let done = (0..2).all(|i| self.ended[i] >= *id || !open[i]);
                 if done || since.elapsed() > Duration::from_secs(2) {
-                    if let Some((reply, _)) = waiting.take() {
-                        if self.tx.send(Event::Reply(reply)).is_err() {
+                    if let Some((id, reply, _)) = waiting.take() {
+                        if self.tx.send(FromChild::Reply { id, reply }).is_err() {
                             return;
                         }
                     }
@@ -521,7 +521,11 @@ impl Reader {
     }
 
     /// A frame from the child: a display goes to the sink at once, a reply is returned.
-    fn received(&self, frame: Frame, mut blobs: Vec<Vec<u8>>) -> Result<Option<Reply>, String> {
+    fn received(
+        &self,
+        frame: Frame,
+        mut blobs: Vec<Vec<u8>>,
+    ) -> Result<Option<(u64, Reply)>, String> {
         if let Some(items) = frame.display {
             let mut parts = Vec::with_capacity(items.len());
             for (mime, payload) in items {
@@ -548,13 +552,13 @@ impl Reader {
                 frame.id
             ));
         };
-        Ok(Some(Reply {
-            id: frame.id,
+        let reply = Reply {
             status,
             value: frame.value,
+            blob: blobs.into_iter().next(),
             error: frame.error,
-            blobs,
-        }))
+        };
+        Ok(Some((frame.id, reply)))
     }
 
     fn scan(&mut self, i: usize, data: &[u8]) {

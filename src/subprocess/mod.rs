@@ -16,20 +16,23 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use self::child::{ChildConfig, ChildProcess, Event, KillSwitch, Reply};
+use self::child::{ChildConfig, ChildProcess, FromChild, KillSwitch};
+use crate::backend::Running;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
-use crate::config::{human, resolve_working_directory, Config, DataArg};
+use crate::config::{human, resolve_working_directory, Config};
+use crate::error::Error;
 use crate::interrupt::StopReason;
-use crate::result::{stopped_error, timeout_error, ExecutionResult, PythonError, Status};
-use crate::Error;
+use crate::outcome::{self, timeout_error, DataReply, Ended, Replied};
+use crate::protocol::{DataRequest, ReplyStatus, Request};
+use crate::result::{ExecutionResult, PythonError, Status};
 
 /// How often a stopped child is sent SIGINT again while its code keeps going.
 const REPEAT_INTERRUPT: Duration = Duration::from_millis(50);
 
 /// What one request to a child came to.
 enum Exchange {
-    /// A reply, and why a stop was asked for (if one was).
-    Reply(Reply, RunOutput, StopReason),
+    /// A reply, with the run's output and why a stop was asked for (if one was).
+    Replied(Replied),
     /// The code did not stop within the grace period: the child was killed.
     Stuck(RunOutput, String, StopReason),
     /// The child died; how it ended.
@@ -73,19 +76,21 @@ impl Recipe {
             &private,
             id,
             (
-                serde_json::json!({ "op": "run", "code": self.startup_code }),
-                Vec::new(),
+                &Request::Run {
+                    code: &self.startup_code,
+                },
+                &[],
             ),
             self.timeout,
             self.grace,
             RunKind::Startup,
             &crossbeam_channel::never(),
         ) {
-            Exchange::Reply(r, _, _) if r.status == "ok" => Ok(child),
-            Exchange::Reply(r, _, _) if r.status == "stopped" => {
-                Err(Error::Startup(timeout_error(self.timeout, "")))
-            }
-            Exchange::Reply(r, _, _) => Err(Error::Startup(python_error(r.error))),
+            Exchange::Replied(r) => match r.reply.status {
+                ReplyStatus::Ok => Ok(child),
+                ReplyStatus::Stopped => Err(Error::Startup(timeout_error(self.timeout, ""))),
+                ReplyStatus::Error => Err(Error::Startup(outcome::python_error(r.reply.error))),
+            },
             Exchange::Stuck(..) => Err(Error::Busy(format!(
                 "the startup code ran past its {} timeout and did not stop within the {} grace \
                  period; its process was killed",
@@ -133,7 +138,7 @@ fn exchange(
     child: &mut ChildProcess,
     capture: &CaptureShared,
     id: u64,
-    (request, blobs): (serde_json::Value, Vec<Vec<u8>>),
+    (request, blobs): (&Request<'_>, &[Vec<u8>]),
     timeout: Duration,
     grace: Duration,
     kind: RunKind,
@@ -148,7 +153,7 @@ fn exchange(
         + timeout
             .saturating_add(grace)
             .min(Duration::from_secs(86_400));
-    match child.send(id, request, &blobs, send_by) {
+    match child.send(id, request, blobs, send_by) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             let how = child.kill();
@@ -187,9 +192,15 @@ fn exchange(
             default(left) => Err(RecvTimeoutError::Timeout),
         };
         match next {
-            Ok(Event::Reply(r)) if r.id == id => return Exchange::Reply(r, end(capture), reason),
-            Ok(Event::Reply(_)) => {}
-            Ok(Event::Broken(what)) => {
+            Ok(FromChild::Reply { id: got, reply }) if got == id => {
+                return Exchange::Replied(Replied {
+                    reply,
+                    output: Some(end(capture)),
+                    reason,
+                })
+            }
+            Ok(FromChild::Reply { .. }) => {}
+            Ok(FromChild::Broken(what)) => {
                 child.kill();
                 return Exchange::Broken(end(capture), what);
             }
@@ -214,21 +225,6 @@ fn exchange(
                 wait_until = Some(last.map_or(again, |last| again.min(last)));
             }
         }
-    }
-}
-
-fn python_error(error: Option<(String, String, String)>) -> PythonError {
-    match error {
-        Some((type_name, message, traceback)) => PythonError {
-            type_name,
-            message,
-            traceback,
-        },
-        None => PythonError {
-            type_name: "RuntimeError".into(),
-            message: "the code failed without an exception".into(),
-            traceback: String::new(),
-        },
     }
 }
 
@@ -311,56 +307,15 @@ impl Subprocess {
         Ok(child)
     }
 
-    pub(crate) fn execute(
-        &self,
-        code: &str,
-        timeout: Duration,
-        interrupts: &Receiver<()>,
-    ) -> Result<ExecutionResult, Error> {
-        let request = serde_json::json!({ "op": "run", "code": code });
-        self.request(request, Vec::new(), timeout, interrupts, RunKind::Execute)
-    }
-
-    /// A variable operation: `SessionState.data` in the child.
-    pub(crate) fn data(
-        &self,
-        op: &'static str,
-        name: &str,
-        arg: DataArg,
-        timeout: Duration,
-    ) -> Result<ExecutionResult, Error> {
-        let DataArg { text: arg, blobs } = arg;
-        if let Some(size) = std::iter::once(arg.len())
-            .chain(blobs.iter().map(Vec::len))
-            .find(|&size| size > child::MAX_FRAME)
-        {
-            return Err(Error::Variable(format!(
-                "the value for {name:?} is {size} bytes long; a subprocess session moves at \
-                 most 1 GiB at a time (the embedded backend has no such limit)"
-            )));
-        }
-        let request = serde_json::json!({
-            "op": "data", "data_op": op, "name": name, "arg": arg, "blobs": blobs.len(),
-        });
-        self.request(
-            request,
-            blobs,
-            timeout,
-            &crossbeam_channel::never(),
-            RunKind::Data,
-        )
-    }
-
-    /// Sends one request of `kind` (user code's value is cut to the output limit, its
-    /// result carries the background output).
+    /// Sends one request of `kind` (an execute's result carries the background
+    /// output) and waits for it.
     fn request(
         &self,
-        request: serde_json::Value,
-        blobs: Vec<Vec<u8>>,
+        request: (&Request<'_>, &[Vec<u8>]),
         timeout: Duration,
         interrupts: &Receiver<()>,
         kind: RunKind,
-    ) -> Result<ExecutionResult, Error> {
+    ) -> Result<Ended, Error> {
         let begun = Instant::now();
         let mut slot = self.lock_child();
         if !self.running.load(Ordering::Acquire) {
@@ -380,8 +335,7 @@ impl Subprocess {
                         ),
                         traceback: String::new(),
                     });
-                    r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
-                    return Ok(r);
+                    return Ok(Ended::Gave(r));
                 }
             }
         }
@@ -394,16 +348,14 @@ impl Subprocess {
             child,
             &self.capture,
             id,
-            (request, blobs),
+            request,
             left,
             self.recipe.grace,
             kind,
             interrupts,
         );
-        let mut r = match exchanged {
-            Exchange::Reply(reply, out, reason) => {
-                self.result(reply, out, timeout, reason, kind == RunKind::Execute)
-            }
+        let r = match exchanged {
+            Exchange::Replied(replied) => return Ok(Ended::Replied(replied)),
             Exchange::Stuck(out, how, reason) => {
                 *slot = None;
                 restarted(
@@ -436,44 +388,46 @@ impl Subprocess {
                 )
             }
         };
+        Ok(Ended::Gave(r))
+    }
+}
+
+impl Running for Subprocess {
+    fn execute(
+        &self,
+        code: &str,
+        timeout: Duration,
+        interrupts: &Receiver<()>,
+    ) -> Result<ExecutionResult, Error> {
+        let begun = Instant::now();
+        let request = (&Request::Run { code }, &[][..]);
+        let ended = self.request(request, timeout, interrupts, RunKind::Execute)?;
+        let mut r = ended.into_cell(self.output_limit, timeout);
         r.duration_ms = begun.elapsed().as_secs_f64() * 1000.0;
         Ok(r)
     }
 
-    fn result(
-        &self,
-        reply: Reply,
-        out: RunOutput,
-        timeout: Duration,
-        reason: StopReason,
-        is_execute: bool,
-    ) -> ExecutionResult {
-        let mut r = ExecutionResult::empty(Status::Ok);
-        match reply.status.as_str() {
-            // Data for the host is never cut.
-            "ok" if !is_execute => {
-                r.value = reply.value;
-                r.blob = reply.blobs.into_iter().next();
-            }
-            "ok" => r.value = reply.value.map(|v| bound_text(v, self.output_limit)),
-            "stopped" => {
-                let stack = reply.error.map(|e| e.2).unwrap_or_default();
-                let (status, error) = stopped_error(reason, timeout, &stack);
-                r.status = status;
-                r.error = Some(error);
-            }
-            _ => {
-                r.status = Status::Error;
-                r.error = Some(python_error(reply.error));
-            }
+    /// A variable operation: `SessionState.data` in the child. The data is never cut.
+    fn data(&self, request: DataRequest, timeout: Duration) -> Result<DataReply, Error> {
+        if let Some(size) = std::iter::once(request.text.len())
+            .chain(request.blobs.iter().map(Vec::len))
+            .find(|&size| size > child::MAX_FRAME)
+        {
+            return Err(Error::Variable(format!(
+                "the value for {:?} is {size} bytes long; a subprocess session moves at \
+                 most 1 GiB at a time (the embedded backend has no such limit)",
+                request.name
+            )));
         }
-        out.fill(&mut r);
-        r
+        let frame = Request::data(&request);
+        let never = crossbeam_channel::never();
+        self.request((&frame, &request.blobs), timeout, &never, RunKind::Data)?
+            .into_data(timeout)
     }
 
     /// Fresh state: the warm spare (startup code already run) takes the place of the
     /// current child, which is killed in the background.
-    pub(crate) fn restart(&self, _timeout: Duration) -> Result<(), Error> {
+    fn restart(&self, _timeout: Duration) -> Result<(), Error> {
         let mut slot = self.lock_child();
         if !self.running.load(Ordering::Acquire) {
             return Err(Error::NotRunning);
@@ -499,7 +453,7 @@ impl Subprocess {
         }
     }
 
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         self.running.store(false, Ordering::Release);
         if let Some(mut child) = self.lock_child().take() {
             child.shut_down(self.recipe.grace);
@@ -519,11 +473,11 @@ impl Subprocess {
     }
 
     /// Where the session's output is collected.
-    pub(crate) fn capture(&self) -> &Arc<CaptureShared> {
+    fn capture(&self) -> &Arc<CaptureShared> {
         &self.capture
     }
 
-    pub(crate) fn is_running(&self) -> bool {
+    fn is_running(&self) -> bool {
         self.running.load(Ordering::Acquire)
     }
 }
