@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::{PipeReader, PipeWriter, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use rustix::process::Signal;
 use serde::{Deserialize, Serialize};
 
 use super::scan::{Piece, Scanner};
@@ -141,8 +142,8 @@ impl KillSwitch {
     fn signal_all(&self) {
         // The group takes what the code started; the child itself too, should the code
         // have moved it to another group.
-        sys::signal(self.pid, true, libc::SIGKILL);
-        sys::signal(self.pid, false, libc::SIGKILL);
+        sys::signal(self.pid, true, Signal::KILL);
+        sys::signal(self.pid, false, Signal::KILL);
     }
 }
 
@@ -208,12 +209,12 @@ impl ChildProcess {
         let reader = match reader {
             Ok(reader) => reader,
             Err(e) => {
-                sys::signal(child.id(), true, libc::SIGKILL);
+                sys::signal(child.id(), true, Signal::KILL);
                 let _ = child.wait();
                 return Err(io_err(e));
             }
         };
-        sys::set_nonblocking(req_w.as_raw_fd()).map_err(io_err)?;
+        sys::set_nonblocking(req_w.as_fd()).map_err(io_err)?;
         let killer = Arc::new(KillSwitch {
             pid: child.id(),
             reaped: Mutex::new(false),
@@ -260,7 +261,7 @@ impl ChildProcess {
                 Ok(n) => rest = &rest[n..],
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() || !sys::poll_writable(w.as_raw_fd(), left)? {
+                    if left.is_zero() || !sys::poll_writable(w.as_fd(), left)? {
                         return Err(ErrorKind::TimedOut.into());
                     }
                 }
@@ -314,7 +315,7 @@ impl ChildProcess {
     /// Interrupts the running code (SIGINT to the Python process).
     pub(crate) fn interrupt(&mut self) {
         if self.alive() {
-            sys::signal(self.child.id(), false, libc::SIGINT);
+            sys::signal(self.child.id(), false, Signal::INT);
         }
     }
 
@@ -434,10 +435,10 @@ impl Reader {
         let mut partial_since: Option<Instant> = None;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let fds: [RawFd; 3] = [
-                if open[0] { stdout.as_raw_fd() } else { -1 },
-                if open[1] { stderr.as_raw_fd() } else { -1 },
-                if open[2] { replies.as_raw_fd() } else { -1 },
+            let fds = [
+                open[0].then(|| stdout.as_fd()),
+                open[1].then(|| stderr.as_fd()),
+                open[2].then(|| replies.as_fd()),
             ];
             let timeout =
                 (waiting.is_some() || partial_since.is_some()).then(|| Duration::from_millis(10));

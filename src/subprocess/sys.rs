@@ -1,14 +1,18 @@
-//! The subprocess backend's only unsafe code: the POSIX calls std does not offer
-//! (descriptor set-up and resource limits in the child, signals, poll).
+//! The POSIX calls std does not offer: descriptor set-up and resource limits in the
+//! child, signals, poll, waitid. Through rustix, but for the one place that must be
+//! unsafe: the set-up that runs between fork and exec.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::process::{Pid, Resource, Rlimit, Signal, WaitId, WaitIdOptions};
 
 use crate::config::ProcessLimits;
-use std::time::Duration;
 
 /// Makes the child find `requests` at descriptor 3 and `replies` at descriptor 4, and
 /// applies `limits`, between fork and exec.
@@ -20,7 +24,8 @@ pub(crate) fn prepare_child(
 ) {
     let setup = move || -> io::Result<()> {
         // SAFETY: this runs in the forked child before exec, where only
-        // async-signal-safe calls are allowed: fcntl, dup2, close and setrlimit are.
+        // async-signal-safe calls are allowed: fcntl, dup2 and close are (and rustix's
+        // setrlimit is the bare system call).
         // The descriptors were open in the parent at fork time and are the child's
         // copies. Copying both above 9 first means neither dup2 can overwrite the
         // other's source, and dup2 gives fresh descriptors without close-on-exec.
@@ -32,14 +37,14 @@ pub(crate) fn prepare_child(
             }
             libc::close(req);
             libc::close(rep);
-            if let Some(bytes) = limits.memory {
-                set_limit(libc::RLIMIT_AS, bytes, bytes)?;
-            }
-            if let Some(seconds) = limits.cpu_seconds {
-                // A hard limit above the soft one makes the kernel send SIGXCPU (which
-                // says why) at the soft limit, keeping SIGKILL as the backstop.
-                set_limit(libc::RLIMIT_CPU, seconds, seconds + 1)?;
-            }
+        }
+        if let Some(bytes) = limits.memory {
+            set_limit(Resource::As, bytes, bytes)?;
+        }
+        if let Some(seconds) = limits.cpu_seconds {
+            // A hard limit above the soft one makes the kernel send SIGXCPU (which says
+            // why) at the soft limit, keeping SIGKILL as the backstop.
+            set_limit(Resource::Cpu, seconds, seconds + 1)?;
         }
         Ok(())
     };
@@ -50,111 +55,88 @@ pub(crate) fn prepare_child(
     }
 }
 
-/// # Safety
-/// Only async-signal-safe; callable between fork and exec.
-unsafe fn set_limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: soft as libc::rlim_t,
-        rlim_max: hard as libc::rlim_t,
+fn set_limit(resource: Resource, soft: u64, hard: u64) -> io::Result<()> {
+    let limit = Rlimit {
+        current: Some(soft),
+        maximum: Some(hard),
     };
-    // SAFETY: `limit` is a valid rlimit for the duration of the call.
-    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::process::setrlimit(resource, limit)?)
 }
 
 /// Sends `signal` to process `pid`; `group` sends it to the process group `pid` leads.
-pub(crate) fn signal(pid: u32, group: bool, signal: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
+/// The pid is a child we spawned and have not reaped yet (callers check with
+/// [`has_exited`], which does not reap), so neither it nor its group id can have been
+/// reused by another process.
+pub(crate) fn signal(pid: u32, group: bool, signal: Signal) {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return;
     };
-    let target = if group { -pid } else { pid };
-    // SAFETY: kill has no memory-safety preconditions. The pid is a child we spawned
-    // and have not reaped yet (callers check with `has_exited`, which does not reap),
-    // so neither it nor its group id can have been reused by another process.
-    unsafe {
-        libc::kill(target, signal);
-    }
+    let _ = if group {
+        rustix::process::kill_process_group(pid, signal)
+    } else {
+        rustix::process::kill_process(pid, signal)
+    };
 }
 
 /// Which of `fds` are readable (or closed), waiting at most `timeout` (`None`: until
-/// one is). Negative descriptors are skipped.
+/// one is). `None` descriptors are skipped.
 pub(crate) fn poll_readable<const N: usize>(
-    fds: [RawFd; N],
+    fds: [Option<BorrowedFd<'_>>; N],
     timeout: Option<Duration>,
 ) -> io::Result<[bool; N]> {
-    let mut polled = fds.map(|fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    let ms = timeout.map_or(-1, |t| {
-        libc::c_int::try_from(t.as_millis()).unwrap_or(libc::c_int::MAX)
-    });
-    // SAFETY: `polled` is a valid array of N pollfd structs for the duration of the
-    // call, and N is passed as its length.
-    let n = unsafe { libc::poll(polled.as_mut_ptr(), N as libc::nfds_t, ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok([false; N]);
+    let (index, mut polled): (Vec<usize>, Vec<PollFd<'_>>) = fds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, fd)| fd.map(|fd| (i, PollFd::from_borrowed_fd(fd, PollFlags::IN))))
+        .unzip();
+    let mut ready = [false; N];
+    if poll(&mut polled, timeout)? {
+        for (i, p) in index.into_iter().zip(&polled) {
+            ready[i] = !p.revents().is_empty();
         }
-        return Err(e);
     }
-    Ok(polled.map(|p| p.revents != 0))
+    Ok(ready)
+}
+
+/// Waits until `fd` can be written to, at most `timeout`; false when it cannot.
+pub(crate) fn poll_writable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+    let mut polled = [PollFd::from_borrowed_fd(fd, PollFlags::OUT)];
+    Ok(poll(&mut polled, Some(timeout))? && !polled[0].revents().is_empty())
+}
+
+/// `poll`: false when it timed out or a signal cut it short.
+fn poll(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<bool> {
+    let timeout = timeout.map(|t| {
+        Timespec::try_from(t).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        })
+    });
+    match rustix::event::poll(fds, timeout.as_ref()) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// True once child `pid` has ended, without reaping it: until it is reaped its pid (and
 /// so its process group's id) cannot be reused, which keeps later signals to the group
 /// safe.
 pub(crate) fn has_exited(pid: u32) -> bool {
-    let pid: libc::id_t = pid;
-    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is valid for writes for the duration of the call; WNOWAIT leaves
-    // the child waitable, WNOHANG makes the call return at once.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return true;
     };
-    // SAFETY: waitid filled `info` (or left it zeroed, where si_pid reads as 0).
-    rc != 0 || unsafe { info.si_pid() } != 0
+    // WNOWAIT leaves the child waitable; WNOHANG makes the call return at once, with
+    // nothing while the child runs. An error (no such child) counts as ended.
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    !matches!(rustix::process::waitid(WaitId::Pid(pid), options), Ok(None))
 }
 
 /// Makes writes to `fd` return `WouldBlock` instead of waiting.
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own, with flag arguments only.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Waits until `fd` can be written to, at most `timeout`; false when it cannot.
-pub(crate) fn poll_writable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
-    let mut polled = [libc::pollfd {
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    Ok(rustix::fs::fcntl_setfl(
         fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    }];
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `polled` is a valid array of one pollfd for the duration of the call.
-    let n = unsafe { libc::poll(polled.as_mut_ptr(), 1, ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(false)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(n > 0)
+        flags | rustix::fs::OFlags::NONBLOCK,
+    )?)
 }
