@@ -240,7 +240,7 @@ struct Streams {
 }
 
 impl Streams {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: OutputLimits) -> Self {
         Streams {
             out: Bounded::new(limits.output),
             err: Bounded::new(limits.output),
@@ -270,15 +270,15 @@ type Kept = (String, u64);
 
 /// How much of a run's output is kept: bytes per stream, bytes of display data.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub(crate) struct OutputLimits {
     pub output: usize,
     pub display: usize,
 }
 
-impl Limits {
+impl OutputLimits {
     /// What a session with `config` keeps.
-    pub(crate) fn of(config: &crate::config::Config) -> Limits {
-        Limits {
+    pub(crate) fn of(config: &crate::config::Config) -> OutputLimits {
+        OutputLimits {
             output: config.output_limit,
             display: config.display_limit,
         }
@@ -324,12 +324,12 @@ pub(crate) enum Written<'a> {
 /// A session's output, shared by every incarnation of its worker.
 #[derive(Debug)]
 pub(crate) struct CaptureShared {
-    limits: Limits,
+    limits: OutputLimits,
     state: Mutex<CaptureState>,
 }
 
 impl CaptureShared {
-    pub(crate) fn new(limits: Limits) -> Arc<Self> {
+    pub(crate) fn new(limits: OutputLimits) -> Arc<Self> {
         Arc::new(CaptureShared {
             limits,
             state: Mutex::new(CaptureState {
@@ -534,7 +534,7 @@ mod tests {
 
     #[test]
     fn writes_of_other_runs_go_to_background() {
-        let c = CaptureShared::new(Limits {
+        let c = CaptureShared::new(OutputLimits {
             output: 100,
             display: 100,
         });

@@ -2,11 +2,11 @@
 //! interpreter.
 
 mod abandoned;
-mod capture;
 mod control;
 mod cwd;
 mod ffi;
 mod interp;
+mod sink;
 mod ticket;
 mod watchdog;
 mod worker;
@@ -90,7 +90,7 @@ impl Embedded {
             working_directory,
             environment,
         });
-        let capture = CaptureShared::new(crate::capture::Limits::of(config));
+        let capture = CaptureShared::new(crate::capture::OutputLimits::of(config));
         let worker = Worker::spawn(rt, cfg.clone(), capture.clone())
             .map_err(|e| Error::Interpreter(format!("cannot start a session thread: {e}")))?;
         let session = Embedded {

@@ -12,11 +12,11 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use super::capture::Capture;
 use super::control::{ControlShared, RunControl};
 use super::cwd::{CwdTurn, Refused};
 use super::ffi;
 use super::interp::{Environment, Runtime};
+use super::sink::Sink;
 use super::ticket::{Phase, Ticket};
 use super::watchdog::WorkerThread;
 use crate::capture::CaptureShared;
@@ -174,7 +174,7 @@ impl Context {
         let module = self.rt.module.bind(py);
         let capture = Bound::new(
             py,
-            Capture {
+            Sink {
                 shared: self.capture.clone(),
                 control: self.control.clone(),
             },

@@ -62,7 +62,7 @@ impl Recipe {
     /// A child with the startup code run in it; `spare` publishes a way to kill it
     /// while it gets ready.
     fn ready_child(&self, spare: bool) -> Result<ChildProcess, Error> {
-        let private = CaptureShared::new(crate::capture::Limits {
+        let private = CaptureShared::new(crate::capture::OutputLimits {
             output: 4096,
             display: 0,
         });
@@ -261,7 +261,7 @@ impl Subprocess {
             warm_spare: config.warm_spare,
             spare_killer: Mutex::new(None),
         });
-        let capture = CaptureShared::new(crate::capture::Limits::of(config));
+        let capture = CaptureShared::new(crate::capture::OutputLimits::of(config));
         let child = recipe.ready_child(false)?;
         child.adopt(capture.clone());
         let session = Subprocess {

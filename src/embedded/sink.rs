@@ -12,7 +12,7 @@ use crate::result::{DisplayData, Payload};
 
 /// The Python face of [`CaptureShared`] for one worker: what `sys.stdout.write` calls.
 #[pyclass(frozen, module = "pysession")]
-pub(crate) struct Capture {
+pub(crate) struct Sink {
     pub shared: Arc<CaptureShared>,
     /// The worker's control, whose current run is the one a write of the worker's own
     /// thread belongs to.
@@ -20,7 +20,7 @@ pub(crate) struct Capture {
 }
 
 #[pymethods]
-impl Capture {
+impl Sink {
     /// `run` is the run that started the writing thread; `None` for the worker's own
     /// thread, whose writes belong to the worker's current run.
     #[pyo3(signature = (stream, text, run=None))]
