@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyModule, PyType};
 
 use super::ffi;
-use crate::Error;
+use crate::error::Error;
 
 const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
 /// The file name of the runtime's code objects (`RUNTIME_FILE` in the module).
