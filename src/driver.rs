@@ -11,11 +11,7 @@
 //! first polled; the future then waits for the driver to answer, and never holds the
 //! executor's thread. Nothing here depends on a particular executor.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -24,41 +20,27 @@ use crate::engine::{executed, Answer, Call, Engine, Quick};
 use crate::error::Error;
 use crate::result::ExecutionResult;
 
+/// Where the driver leaves a call's answer; the caller's future waits on the other end.
+type Reply = oneshot::Sender<Result<Answer, Error>>;
+
 struct Job {
     session: Arc<Engine>,
     place: u64,
     call: Call,
-    answer: Arc<Pending>,
-}
-
-/// Where the driver leaves an answer, and whom it wakes.
-#[derive(Default)]
-struct Pending {
-    ready: AtomicBool,
-    answer: Mutex<Option<Result<Answer, Error>>>,
-    waker: Mutex<Option<Waker>>,
+    answer: Reply,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Pending {
-    fn answer(&self, answer: Result<Answer, Error>) {
-        *lock(&self.answer) = Some(answer);
-        self.ready.store(true, Ordering::Release);
-        if let Some(waker) = lock(&self.waker).take() {
-            waker.wake();
-        }
-    }
-
-    fn take(&self) -> Option<Result<Answer, Error>> {
-        if self.ready.load(Ordering::Acquire) {
-            lock(&self.answer).take()
-        } else {
-            None
-        }
-    }
+/// Waits for the answer left at the other end of `answer`, without blocking.
+async fn answered(answer: oneshot::Receiver<Result<Answer, Error>>) -> Result<Answer, Error> {
+    answer.await.unwrap_or_else(|_| {
+        Err(Error::Interpreter(
+            "the session's async driver thread ended without an answer".into(),
+        ))
+    })
 }
 
 /// The rest of a wait the fast path handed off.
@@ -101,7 +83,11 @@ impl Driver {
     /// Queues `call`: its place among the session's calls is taken now, in the same
     /// order as the driver will serve it (both under one lock, or two concurrent calls
     /// could wait for each other's places).
-    fn queue(&self, session: &Arc<Engine>, call: Call) -> Result<Arc<Pending>, Error> {
+    fn queue(
+        &self,
+        session: &Arc<Engine>,
+        call: Call,
+    ) -> Result<oneshot::Receiver<Result<Answer, Error>>, Error> {
         let mut jobs = lock(&self.jobs);
         if jobs.is_none() {
             let (tx, rx) = unbounded();
@@ -110,7 +96,8 @@ impl Driver {
                 .spawn(move || {
                     serve(rx, |job: Job| {
                         let answer = job.session.call_in_turn(job.place, job.call);
-                        job.answer.answer(answer);
+                        // A caller that dropped its future wants no answer.
+                        let _ = job.answer.send(answer);
                     })
                 })
                 .map_err(|e| {
@@ -120,13 +107,13 @@ impl Driver {
                 })?;
             *jobs = Some(tx);
         }
-        let answer = Arc::new(Pending::default());
+        let (answer, answered) = oneshot::channel();
         let place = session.enqueue();
         let job = Job {
             session: session.clone(),
             place,
             call,
-            answer: answer.clone(),
+            answer,
         };
         if let Some(Err(crossbeam_channel::SendError(job))) = jobs.as_ref().map(|tx| tx.send(job)) {
             // The driver is gone (it cannot be, while the session lives); give the
@@ -136,7 +123,7 @@ impl Driver {
                 "the session's async driver thread ended".into(),
             ));
         }
-        Ok(answer)
+        Ok(answered)
     }
 }
 
@@ -158,33 +145,10 @@ fn serve<T>(items: Receiver<T>, mut work: impl FnMut(T)) {
     }
 }
 
-/// The future of one async call.
-struct Answered {
-    pending: Arc<Pending>,
-}
-
-impl Future for Answered {
-    type Output = Result<Answer, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if let Some(answer) = this.pending.take() {
-            return Poll::Ready(answer);
-        }
-        *lock(&this.pending.waker) = Some(cx.waker().clone());
-        // Look again: an answer that came before the waker was stored woke nobody.
-        match this.pending.take() {
-            Some(answer) => Poll::Ready(answer),
-            None => Poll::Pending,
-        }
-    }
-}
-
 impl Driver {
     /// Makes `call` in the session's queue, without blocking the executor.
     pub(crate) async fn call(&self, engine: &Arc<Engine>, call: Call) -> Result<Answer, Error> {
-        let pending = self.queue(engine, call)?;
-        Answered { pending }.await
+        answered(self.queue(engine, call)?).await
     }
 
     /// Runs `code`: by the fast path when the session is idle, else in the queue.
@@ -197,12 +161,11 @@ impl Driver {
         match engine.quick_execute(code, timeout, QUICK_LOOK) {
             Quick::Done(result) => *result,
             Quick::Later(rest) => {
-                let pending = Arc::new(Pending::default());
-                let answer = pending.clone();
+                let (answer, waited) = oneshot::channel();
                 self.hand_off(Box::new(move || {
-                    answer.answer(rest().map(|r| Answer::Executed(Box::new(r))))
+                    let _ = answer.send(rest().map(|r| Answer::Executed(Box::new(r))));
                 }))?;
-                executed(Answered { pending }.await)
+                executed(answered(waited).await)
             }
             Quick::Queue => {
                 let call = Call::Execute {
