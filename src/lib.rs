@@ -432,11 +432,36 @@
 //!
 //! # Design
 //!
-//! Each session is a worker thread that owns its namespace and takes requests from a
-//! channel; the [`Session`] handle sends a request and waits for the reply on its own
-//! clock, so a stuck interpreter can never hold a caller past its deadline. A watchdog
-//! thread raises the stop exception into workers whose run is over time, and output
-//! lives in Rust-side buffers that can be read whether or not the interpreter is free.
+//! Each session is a worker thread (embedded) or a child process (subprocess) that owns
+//! its namespace and takes requests one at a time; the [`Session`] handle sends a
+//! request and waits for the reply on its own clock, so a stuck interpreter can never
+//! hold a caller past its deadline. The crate is built in floors, each importing only
+//! the floors below it (CI checks it with `.ci/layers`):
+//!
+//! - **The faces**: [`Session`] and its builder, the `_async` twins, and [`Execution`].
+//!   Each method builds a call, hands it to the session's engine and decodes the
+//!   answer; a blocking method and its twin share both halves. The twins go through a
+//!   driver thread per session, so no future ever blocks its executor.
+//! - **The engine**, one per session: its settings, the queue that makes calls from
+//!   several threads run in the order they were made, and the running backend, held as
+//!   a trait object of the one internal contract.
+//! - **The contract** every backend implements: execute, the variable operations,
+//!   restart, stop, where the output goes, and the async fast path as an operation a
+//!   backend may offer (the embedded one sends the code at once and looks for a quick
+//!   answer; the subprocess backend queues as usual). Adding a backend is implementing
+//!   it; no backend knows of the faces or the engine.
+//! - **The backends.** Embedded: a worker thread per session, a watchdog thread that
+//!   raises the stop exception into runs that are over time, output kept in Rust-side
+//!   buffers that can be read whether or not the interpreter is free, and the one FFI
+//!   module. Subprocess: a child `python` spoken to in frames over two dedicated pipes,
+//!   its stdout and stderr read by a thread of its own, and a warm spare for restarts.
+//! - **The protocol and its decoding**: typed requests (a cell, a variable operation)
+//!   and the runtime's typed reply, shared by both backends; one decoding turns a reply
+//!   into an [`ExecutionResult`] or a variable's answer, so the rules (values cut to the
+//!   output limit, data never cut, how a stop is worded) are written once.
+//! - **The ground**: results and their JSON, errors, settings, bounded output buffers,
+//!   events, interrupts, values on their way in.
+//!
 //! The Python side of the runtime is a real `.py` file (`python/pysession_runtime.py`)
 //! compiled into the crate.
 #![deny(unsafe_code)]
