@@ -29,12 +29,12 @@ pub(crate) struct Replied {
 
 impl Replied {
     /// A cell's whole result: [`execution`] and the output.
-    pub(crate) fn into_cell(self, value_limit: usize, timeout: Duration) -> ExecutionResult {
+    pub(crate) fn into_cell(self, limit: usize, timeout: Duration) -> ExecutionResult {
         let stop = Stop {
             reason: self.reason,
             timeout,
         };
-        let mut r = execution(self.reply, value_limit, stop);
+        let mut r = execution(self.reply, limit, stop);
         if let Some(output) = self.output {
             output.fill(&mut r);
         }
@@ -63,9 +63,9 @@ pub(crate) enum Ended {
 
 impl Ended {
     /// As a cell's result.
-    pub(crate) fn into_cell(self, value_limit: usize, timeout: Duration) -> ExecutionResult {
+    pub(crate) fn into_cell(self, limit: usize, timeout: Duration) -> ExecutionResult {
         match self {
-            Ended::Replied(replied) => replied.into_cell(value_limit, timeout),
+            Ended::Replied(replied) => replied.into_cell(limit, timeout),
             Ended::Gave(r) => r,
         }
     }
@@ -86,21 +86,26 @@ pub(crate) struct Stop {
     pub timeout: Duration,
 }
 
-/// A cell's result from its reply (the output is the caller's to add): the value cut to
-/// `value_limit` bytes, a stop worded by `stop`.
-pub(crate) fn execution(reply: Reply, value_limit: usize, stop: Stop) -> ExecutionResult {
+/// A cell's result from its reply (the output is the caller's to add): the value, the
+/// exception's message and its traceback each cut to `limit` bytes as output is, a
+/// stop worded by `stop`.
+pub(crate) fn execution(reply: Reply, limit: usize, stop: Stop) -> ExecutionResult {
     let mut r = ExecutionResult::empty(Status::Ok);
     match reply.status {
-        ReplyStatus::Ok => r.value = reply.value.map(|v| bound_text(v, value_limit)),
+        ReplyStatus::Ok => r.value = reply.value.map(|v| bound_text(v, limit)),
         ReplyStatus::Stopped => {
-            let stack = reply.error.map(|e| e.2).unwrap_or_default();
+            let stack = bound_text(reply.error.map(|e| e.2).unwrap_or_default(), limit);
             let (status, error) = stopped_error(stop.reason, stop.timeout, &stack);
             r.status = status;
             r.error = Some(error);
         }
         ReplyStatus::Error => {
+            // The exception's text is the code's output too: bounded the same way.
+            let mut error = python_error(reply.error);
+            error.message = bound_text(error.message, limit);
+            error.traceback = bound_text(error.traceback, limit);
             r.status = Status::Error;
-            r.error = Some(python_error(reply.error));
+            r.error = Some(error);
         }
     }
     r
@@ -205,6 +210,20 @@ mod tests {
         assert!(value.len() < 2000 && value.contains("cut here"), "{value}");
         let data = data(reply, STOP).unwrap();
         assert_eq!(data.text.len(), 10_000);
+    }
+
+    #[test]
+    fn an_exception_text_is_cut_like_output() {
+        let huge = "x".repeat(100_000);
+        let reply = Reply {
+            error: Some(Raised("ValueError".into(), huge.clone(), huge)),
+            ..Reply::of(ReplyStatus::Error)
+        };
+        let error = execution(reply, 1000, STOP).error.unwrap();
+        assert_eq!(error.type_name, "ValueError");
+        for text in [&error.message, &error.traceback] {
+            assert!(text.len() < 2000 && text.contains("cut here"), "{text}");
+        }
     }
 
     #[test]
