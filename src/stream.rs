@@ -10,7 +10,7 @@ use crossbeam_channel::{unbounded, Receiver};
 
 use crate::engine::{executed, Call, Engine};
 use crate::error::Error;
-use crate::event::{Event, EventSender};
+use crate::event::{Event, EventSender, Queued};
 use crate::interrupt::InterruptHandle;
 use crate::result::ExecutionResult;
 
@@ -22,12 +22,17 @@ use crate::result::ExecutionResult;
 /// feature it is also a `futures_core::Stream` of the same events, usable from any
 /// async runtime. Or call [`wait`](Self::wait) for the result alone.
 ///
+/// Unread events are bounded (see [`Event::Skipped`]): a reader that falls far behind
+/// loses events, never the result's output.
+///
 /// Dropping an `Execution` does not stop the code: it runs to its end (or its timeout)
 /// and its events are discarded; use [`interrupt_handle`](Self::interrupt_handle) to
 /// stop it.
 #[derive(Debug)]
 pub struct Execution {
     events: Receiver<Event>,
+    /// What was sent and not yet read, which bounds what more is sent.
+    queue: Arc<Queued>,
     /// Where an async reader waits to be woken.
     #[cfg_attr(not(feature = "async"), allow(dead_code))]
     waker: Arc<Mutex<Option<Waker>>>,
@@ -45,7 +50,14 @@ impl Execution {
     ) -> Result<Execution, Error> {
         let (tx, events) = unbounded();
         let waker = Arc::new(Mutex::new(None));
-        let sender = EventSender::new(tx, waker.clone());
+        // Unread events may hold as much as the result may.
+        let config = &session.config;
+        let cap = config
+            .output_limit
+            .saturating_mul(2)
+            .saturating_add(config.display_limit);
+        let queue = Queued::new(cap);
+        let sender = EventSender::new(tx, waker.clone(), queue.clone());
         // The place in the session's queue is taken now, so calls made after `submit`
         // returns run after this code.
         let place = session.enqueue();
@@ -75,6 +87,7 @@ impl Execution {
         drop(sender);
         Ok(Execution {
             events,
+            queue,
             waker,
             finished: false,
             interrupt,
@@ -101,6 +114,9 @@ impl Execution {
     }
 
     fn received(&mut self, event: Option<Event>) -> Option<Event> {
+        if let Some(event) = &event {
+            self.queue.read(event);
+        }
         if matches!(event, Some(Event::Finished(_)) | None) {
             self.finished = true;
             if let Some(thread) = self.thread.take() {

@@ -24,3 +24,51 @@ fn an_enormous_exception_text_is_cut_like_output_and_state_is_kept() {
     assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
     assert_alive(&s);
 }
+
+#[test]
+fn output_nobody_reads_is_counted_not_queued_and_the_result_is_whole() {
+    let s = builder()
+        .output_limit(1000)
+        .display_limit(1000)
+        .start()
+        .expect("start");
+    ok(&s, "kept = 'yes'");
+    let total = 10_000 * 1000;
+    let execution = s
+        .submit("import sys\nfor _ in range(10_000):\n    sys.stdout.write('x' * 1000)")
+        .expect("submit");
+    // Runs in its turn, after the submitted code: when it returns, that code is done and
+    // every event it made has been sent or counted, unread.
+    assert_alive(&s);
+    let (mut sent, mut skipped, mut result) = (0, 0, None);
+    for event in execution {
+        match event {
+            pysession::Event::Stdout(t) => sent += t.len(),
+            pysession::Event::Skipped { bytes, displays } => {
+                skipped += bytes as usize;
+                assert_eq!(displays, 0);
+            }
+            pysession::Event::Finished(r) => result = Some(r.expect("result")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Unread events hold at most what the result may: 2 x 1000 + 1000 bytes, and one
+    // chunk that came in under the bound.
+    assert!(sent <= 3000 + 64 * 1024, "{sent} bytes were queued");
+    assert_eq!(sent + skipped, total, "every byte is sent or counted");
+    let r = result.expect("the last event is the result");
+    assert_eq!(
+        r.stdout_truncated_bytes as usize + r.stdout.len() - marker_len(&r.stdout),
+        total
+    );
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}
+
+/// The length of the cut marker in `text` (0 if it has none).
+fn marker_len(text: &str) -> usize {
+    match (text.find("\n[..."), text.find("...]\n")) {
+        (Some(a), Some(b)) => b + 5 - a,
+        _ => 0,
+    }
+}
