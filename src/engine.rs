@@ -5,6 +5,7 @@
 //! at the end of this file, so the blocking and async methods share them.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub(crate) struct Engine {
     calls: FifoLock,
     running: Mutex<Option<Arc<dyn Running>>>,
     pub(crate) interrupts: Arc<Interrupts>,
+    /// Set when the session is dropped: no more code runs.
+    closing: AtomicBool,
 }
 
 /// What a queued call does once its turn comes.
@@ -64,6 +67,25 @@ impl Engine {
             calls: FifoLock::default(),
             running: Mutex::new(None),
             interrupts: Arc::default(),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    /// Ends the session for good, as its handle is dropped: the code running now is
+    /// interrupted (and given up on after the grace period, as at a timeout), calls
+    /// still queued do not run, and then the backend stops.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        let place = self.calls.enqueue();
+        self.interrupts.interrupt();
+        let _ = self.call_in_turn(place, Call::Stop);
+    }
+
+    fn closing(&self) -> Result<(), Error> {
+        if self.closing.load(Ordering::Acquire) {
+            Err(Error::NotRunning)
+        } else {
+            Ok(())
         }
     }
 
@@ -94,6 +116,9 @@ impl Engine {
     /// be passed here once.
     pub(crate) fn call_in_turn(&self, place: u64, call: Call) -> Result<Answer, Error> {
         let _turn = self.calls.wait_for(place);
+        if !matches!(call, Call::Stop) {
+            self.closing()?;
+        }
         match call {
             Call::Start => self.start().map(|()| Answer::Done),
             Call::Execute { code, timeout, tap } => self
@@ -138,6 +163,8 @@ impl Engine {
     ) -> Result<ExecutionResult, Error> {
         let backend = self.current()?;
         let run = self.interrupts.begin();
+        // After the run is registered: a close either interrupts it or is seen here.
+        self.closing()?;
         let _tap = TapGuard::set(backend.capture(), tap);
         let result = backend.execute(code, timeout, &run.rx);
         drop(run);
@@ -218,6 +245,9 @@ impl Engine {
             Err(e) => return Quick::Done(Box::new(Err(e))),
         };
         let run = self.interrupts.begin();
+        if let Err(e) = self.closing() {
+            return Quick::Done(Box::new(Err(e)));
+        }
         match backend.clone().begin_execute(code, timeout, spin) {
             Begun::Queue => Quick::Queue,
             Begun::Done(result) => {

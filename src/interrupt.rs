@@ -26,11 +26,7 @@ impl InterruptHandle {
     /// Interrupts the execute in progress, if any. Returns whether there was one to
     /// interrupt (false also when it was already interrupted).
     pub fn interrupt(&self) -> bool {
-        let mut current = self.runs.lock();
-        match current.take() {
-            Some(tx) => tx.send(()).is_ok(),
-            None => false,
-        }
+        self.runs.interrupt()
     }
 }
 
@@ -43,6 +39,14 @@ pub(crate) struct Interrupts {
 impl Interrupts {
     fn lock(&self) -> MutexGuard<'_, Option<Sender<()>>> {
         self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Interrupts the execute in progress, if any; false when there was none.
+    pub(crate) fn interrupt(&self) -> bool {
+        match self.lock().take() {
+            Some(tx) => tx.send(()).is_ok(),
+            None => false,
+        }
     }
 
     /// Registers an execute; its caller watches the returned receiver until

@@ -157,7 +157,9 @@ impl SessionBuilder {
 /// steps.
 ///
 /// `Session` is `Send + Sync` and its methods take `&self`. Calls from several threads
-/// run one after another, in the order they were made. Dropping a session stops it.
+/// run one after another, in the order they were made. Dropping a session stops it:
+/// code still running (submitted, say) is interrupted, calls still queued do not run,
+/// and the drop waits at most the grace period for the code to stop.
 pub struct Session {
     pub(crate) engine: Arc<Engine>,
     /// Runs the `_async` twins' calls.
@@ -321,7 +323,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         // Executions still running hold the engine; the session ends now all the
-        // same (after the call in progress, as `stop` does).
-        let _ = self.engine.call(Call::Stop);
+        // same: their code is interrupted, within the grace period.
+        self.engine.close();
     }
 }

@@ -72,3 +72,32 @@ fn marker_len(text: &str) -> usize {
         _ => 0,
     }
 }
+
+#[test]
+fn dropping_a_session_interrupts_submitted_code_instead_of_waiting_for_it() {
+    let s = session();
+    let running = s
+        .submit("import time\nprint('started', flush=True)\ntime.sleep(30)")
+        .expect("submit");
+    let queued = s.submit("never = 1").expect("submit");
+    let mut events = running.into_iter();
+    assert!(
+        matches!(events.next(), Some(pysession::Event::Stdout(t)) if t.starts_with("started")),
+        "the code runs"
+    );
+    let begun = std::time::Instant::now();
+    drop(s);
+    let took = begun.elapsed();
+    assert!(took < GRACE + SLACK, "drop waited {took:?}");
+    let finished = events.find_map(|e| match e {
+        pysession::Event::Finished(r) => Some(r),
+        _ => None,
+    });
+    let r = finished
+        .expect("a result")
+        .expect("the running code ends with a result");
+    assert_eq!(r.status, pysession::Status::Interrupted, "{r:#?}");
+    // Queued behind it, it never ran.
+    assert!(matches!(queued.wait(), Err(pysession::Error::NotRunning)));
+    assert_alive(&session());
+}
