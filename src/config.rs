@@ -116,3 +116,16 @@ pub(crate) fn resolve_working_directory(dir: Option<&Path>) -> Result<PathBuf, E
         }),
     }
 }
+
+/// A session's working directory is still there (restart and each new process need
+/// it): else [`Error::NotFound`].
+pub(crate) fn check_working_directory(dir: &Path) -> Result<(), Error> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::NotFound {
+            what: "working directory",
+            path: dir.to_path_buf(),
+        })
+    }
+}

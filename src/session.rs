@@ -238,7 +238,9 @@ impl Session {
     }
 
     /// Fresh state: a new namespace, the startup code run again. If the startup code
-    /// raises or cannot finish, the session is stopped and the error returned.
+    /// raises or cannot finish, the session is stopped and the error returned. If the
+    /// session's working directory is gone, the restart is refused with
+    /// [`Error::NotFound`] and the session goes on as it was, state and all.
     pub fn restart(&self) -> Result<(), Error> {
         done(self.engine.call(Call::Restart))
     }

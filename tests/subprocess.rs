@@ -831,3 +831,28 @@ fn missing_python_executable_is_not_found() {
         assert!(text.contains(path), "{path}: {text}");
     }
 }
+
+#[test]
+fn a_child_that_died_between_requests_is_named_so_and_the_code_did_not_run() {
+    let s = booted_session();
+    ok(&s, "before_crash = 1");
+    let old_pid = child_pid(&s);
+    ok(
+        &s,
+        "import os, threading\nthreading.Timer(0.1, lambda: os.kill(os.getpid(), 9)).start()",
+    );
+    let begun = Instant::now();
+    while Path::new(&format!("/proc/{old_pid}/status")).exists()
+        && proc_stat(old_pid).is_some_and(|(state, _)| state != 'Z')
+        && begun.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = run(&s, "ran = True");
+    let m = assert_restarted(&r);
+    assert!(m.contains("had ended before this code was sent"), "{m}");
+    assert!(m.contains("SIGKILL"), "{m}");
+    assert!(!m.contains("while running"), "{m}");
+    raises(&s, "ran", "NameError");
+    assert_fresh_after_crash(&s, old_pid);
+}

@@ -227,3 +227,23 @@ fn chdir_in_a_default_session_leaves_the_host_where_it_was() {
     assert_alive(&fresh);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn restart_with_its_directory_gone_is_refused_by_name_and_the_session_goes_on() {
+    let dir = temp_dir("gone");
+    let s = builder().working_directory(&dir).start().expect("start");
+    ok(&s, "kept = 'yes'");
+    std::fs::remove_dir(&dir).expect("remove the directory");
+    let refused = s.restart();
+    assert!(s.is_running());
+    std::fs::create_dir(&dir).expect("make it again");
+    match refused {
+        Err(pysession::Error::NotFound { what, path }) => {
+            assert_eq!(what, "working directory");
+            assert_eq!(canonical(&path), canonical(&dir));
+        }
+        other => panic!("expected NotFound for the working directory, got {other:?}"),
+    }
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}

@@ -23,7 +23,7 @@ use self::ticket::{Phase, Ticket};
 use self::worker::{Job, Msg, Request, Worker, WorkerConfig};
 use crate::backend::Running;
 use crate::capture::CaptureShared;
-use crate::config::{human, resolve_working_directory, Config};
+use crate::config::{check_working_directory, human, resolve_working_directory, Config};
 use crate::error::Error;
 use crate::interrupt::StopReason;
 use crate::outcome::{DataReply, Ended, Replied};
@@ -414,6 +414,8 @@ impl Running for Embedded {
     }
 
     fn restart(&self, timeout: Duration) -> Result<(), Error> {
+        // Refused before anything is reset: the session goes on as it was.
+        check_working_directory(&self.cfg.working_directory)?;
         self.startup_pending.store(false, Ordering::Release);
         let outcome = startup_outcome(self.run(Job::Restart, timeout)?);
         if let Err(Error::Startup(_)) = outcome {

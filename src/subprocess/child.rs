@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::scan::{Piece, Scanner};
 use super::sys;
 use crate::capture::CaptureShared;
-use crate::config::ProcessLimits;
+use crate::config::{check_working_directory, ProcessLimits};
 use crate::error::Error;
 use crate::protocol::{Raised, Reply, ReplyStatus, Request};
 use crate::result::{DisplayData, Payload};
@@ -163,6 +163,8 @@ impl ChildProcess {
     pub(crate) fn spawn(cfg: &ChildConfig, sink: Arc<CaptureShared>) -> Result<Self, Error> {
         let io_err =
             |e: std::io::Error| Error::Config(format!("cannot start a Python process: {e}"));
+        // Else a missing directory would read as a missing interpreter: both are NotFound.
+        check_working_directory(&cfg.working_directory)?;
         let (req_r, req_w) = std::io::pipe().map_err(io_err)?;
         let (rep_r, rep_w) = std::io::pipe().map_err(io_err)?;
         let mut cmd = Command::new(&cfg.python);

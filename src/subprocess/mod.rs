@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use self::child::{ChildConfig, ChildProcess, FromChild, KillSwitch};
 use crate::backend::Running;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
-use crate::config::{human, resolve_working_directory, Config};
+use crate::config::{check_working_directory, human, resolve_working_directory, Config};
 use crate::error::Error;
 use crate::interrupt::StopReason;
 use crate::outcome::{self, timeout_error, DataReply, Ended, Replied};
@@ -35,8 +35,11 @@ enum Exchange {
     Replied(Replied),
     /// The code did not stop within the grace period: the child was killed.
     Stuck(RunOutput, String, StopReason),
-    /// The child died; how it ended.
+    /// The child died while the request ran; how it ended.
     Died(RunOutput, String),
+    /// The child had ended before the request was sent (between requests, by a thread
+    /// of its own or a signal from outside): nothing ran.
+    Gone(RunOutput, String),
     /// The child broke the protocol; it was killed.
     Broken(RunOutput, String),
 }
@@ -97,7 +100,7 @@ impl Recipe {
                 human(self.timeout),
                 human(self.grace)
             ))),
-            Exchange::Died(out, how) => Err(Error::Config(format!(
+            Exchange::Died(out, how) | Exchange::Gone(out, how) => Err(Error::Config(format!(
                 "the Python process {} ended ({how}) before it was ready{}",
                 self.child.python.display(),
                 stderr_excerpt(&out)
@@ -153,6 +156,10 @@ fn exchange(
         + timeout
             .saturating_add(grace)
             .min(Duration::from_secs(86_400));
+    if child.exited() {
+        let how = child.reap();
+        return Exchange::Gone(end(capture), how);
+    }
     match child.send(id, request, blobs, send_by) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
@@ -160,8 +167,9 @@ fn exchange(
             return Exchange::Stuck(end(capture), how, StopReason::Timeout);
         }
         Err(_) => {
+            // Its end of the pipe is closed: it ended before it read the request.
             let how = child.kill();
-            return Exchange::Died(end(capture), how);
+            return Exchange::Gone(end(capture), how);
         }
     }
     let mut stopping_until: Option<Option<Instant>> = None;
@@ -380,6 +388,16 @@ impl Subprocess {
                     format!("the Python process died while running the code ({how})"),
                 )
             }
+            Exchange::Gone(out, how) => {
+                *slot = None;
+                restarted(
+                    out,
+                    format!(
+                        "the Python process had ended before this code was sent ({how}), so \
+                         the code did not run"
+                    ),
+                )
+            }
             Exchange::Broken(out, what) => {
                 *slot = None;
                 restarted(
@@ -432,6 +450,8 @@ impl Running for Subprocess {
         if !self.running.load(Ordering::Acquire) {
             return Err(Error::NotRunning);
         }
+        // Refused before the current process is let go: the session goes on as it was.
+        check_working_directory(&self.recipe.child.working_directory)?;
         let old = slot.take();
         let fresh = self.fresh_child();
         if let Some(mut old) = old {
