@@ -357,6 +357,13 @@
 //! - [`stop`](Session::stop) closes the child's request pipe, waits up to the grace
 //!   period for it to exit, then kills its process group, also when the code ignores
 //!   SIGINT and SIGTERM.
+//! - **No process left behind.** At stop, restart and every kill, the child's
+//!   process group is killed, and so is every descendant found by its parent ids in
+//!   `/proc` while the child still holds it: processes that left the group or the
+//!   session (`os.setsid()`, `start_new_session=True`) included. *Limit*: a process
+//!   whose own parent had already ended (a daemon's double fork) belongs to init, not
+//!   to the session, and is not found; a container or a cgroup per session bounds
+//!   those.
 //!
 //! # Which Python
 //!

@@ -856,3 +856,58 @@ fn a_child_that_died_between_requests_is_named_so_and_the_code_did_not_run() {
     raises(&s, "ran", "NameError");
     assert_fresh_after_crash(&s, old_pid);
 }
+
+/// Starts a process in a session of its own (`os.setsid()`, out of the child's
+/// process group) and one more below it; returns both pids.
+fn escaped_grandchildren(s: &Session) -> (u32, u32) {
+    ok(
+        s,
+        "import subprocess\n\
+         escaped = subprocess.Popen(['sh', '-c', 'sleep 1000 & wait'], start_new_session=True)",
+    );
+    let escaped: u32 = value(s, "escaped.pid").expect("pid").parse().expect("pid");
+    let below = wait_for(Duration::from_secs(5), || {
+        !our_descendants_of(escaped).is_empty()
+    });
+    assert!(below, "the escaped shell started its sleep");
+    let below = our_descendants_of(escaped)[0];
+    assert!(process_running(escaped) && process_running(below));
+    (escaped, below)
+}
+
+/// The children of `pid`.
+fn our_descendants_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|&p| proc_stat(p).is_some_and(|(_, ppid)| ppid == pid))
+        .collect()
+}
+
+#[test]
+fn processes_that_left_the_session_group_end_at_restart_and_at_stop() {
+    let s = booted_session();
+    let (escaped, below) = escaped_grandchildren(&s);
+    ok(&s, "before_restart = 1");
+    s.restart().expect("restart");
+    for pid in [escaped, below] {
+        assert!(
+            wait_for(Duration::from_secs(3), || !process_running(pid)),
+            "{pid} outlived the restart: {:?}",
+            proc_stat(pid)
+        );
+    }
+    raises(&s, "before_restart", "NameError");
+    let (escaped, below) = escaped_grandchildren(&s);
+    s.stop().expect("stop");
+    for pid in [escaped, below] {
+        assert!(
+            wait_for(Duration::from_secs(3), || !process_running(pid)),
+            "{pid} outlived the stop: {:?}",
+            proc_stat(pid)
+        );
+    }
+    s.start().expect("start again");
+    assert_alive(&s);
+}

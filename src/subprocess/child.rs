@@ -141,7 +141,11 @@ impl KillSwitch {
 
     fn signal_all(&self) {
         // The group takes what the code started; the child itself too, should the code
-        // have moved it to another group.
+        // have moved it to another group; and every descendant that left the group or
+        // the session, found while the child still holds them as its own.
+        for descendant in sys::descendants(self.pid) {
+            sys::signal(descendant, false, Signal::KILL);
+        }
         sys::signal(self.pid, true, Signal::KILL);
         sys::signal(self.pid, false, Signal::KILL);
     }
@@ -329,6 +333,11 @@ impl ChildProcess {
     /// Asks the child to end (its request pipe closes), waits up to `grace`, then kills
     /// it. Reaps it either way.
     pub(crate) fn shut_down(&mut self, grace: Duration) {
+        // Before the child may exit: its descendants would then pass to init, out of
+        // reach.
+        for descendant in sys::descendants(self.child.id()) {
+            sys::signal(descendant, false, Signal::KILL);
+        }
         self.requests = None;
         let begun = Instant::now();
         while begun.elapsed() < grace && self.alive() {

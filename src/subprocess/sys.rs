@@ -140,3 +140,48 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
         flags | rustix::fs::OFlags::NONBLOCK,
     )?)
 }
+
+/// Every live descendant of `pid` (children, their children, ...), found by their
+/// parent ids in `/proc`: those that left `pid`'s process group or session
+/// (`os.setsid()`) included. A process whose parent ended before the scan was handed
+/// to init and is not found.
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut parents = Vec::new();
+    for entry in entries.flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(ppid) = parent_of(p) {
+            parents.push((p, ppid));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|&&(_, pp)| pp == parent)
+                .map(|&(p, _)| p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent id in `/proc/<pid>/stat` ("pid (comm) S ppid ..."; comm may hold spaces
+/// and parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
