@@ -54,7 +54,9 @@
 //!   `<cell N>`) and none of the runtime's frames.
 //! - `startup_code` runs when the session starts and after every restart. If it raises,
 //!   starting fails with [`Error::Startup`] and the traceback; a failure on
-//!   [`Session::restart`] also leaves the session stopped. Its output is discarded.
+//!   [`Session::restart`] also leaves the session stopped. What it writes while it
+//!   runs is discarded; threads it starts belong to the session like any other, and
+//!   what they write later arrives as background output.
 //!
 //! # Output
 //!

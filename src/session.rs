@@ -38,7 +38,9 @@ impl SessionBuilder {
 
     /// Python code run when the session starts and after every
     /// [`restart`](Session::restart). If it raises, starting fails with
-    /// [`Error::Startup`]. Its output is discarded. Default: none.
+    /// [`Error::Startup`]. What it writes while it runs is discarded; threads it starts
+    /// are the session's, and what they write later is background output
+    /// ([`ExecutionResult::background_stdout`]). Default: none.
     pub fn startup_code(mut self, code: impl Into<String>) -> Self {
         self.config.startup_code = code.into();
         self

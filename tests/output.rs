@@ -295,3 +295,24 @@ fn print_to_stderr_goes_to_stderr_and_write_returns_length() {
     assert_eq!(r.stdout, "héllo");
     assert_eq!(r.value.as_deref(), Some("5"));
 }
+
+#[test]
+fn a_thread_the_startup_code_starts_is_the_sessions_and_its_later_output_is_background() {
+    let s = builder()
+        .startup_code(
+            "import threading, time\n\
+             print('startup itself')\n\
+             def later():\n\
+             \x20   time.sleep(0.3)\n\
+             \x20   print('from the startup thread', flush=True)\n\
+             threading.Thread(target=later).start()",
+        )
+        .start()
+        .expect("start");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let r = ok(&s, "x = 1");
+    assert_eq!(r.stdout, "", "{r:#?}");
+    assert_eq!(r.background_stdout, "from the startup thread\n", "{r:#?}");
+    assert!(!r.background_stdout.contains("startup itself"), "{r:#?}");
+    assert_alive(&s);
+}
