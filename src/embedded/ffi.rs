@@ -1,7 +1,7 @@
 //! The crate's only unsafe code: the CPython calls PyO3 does not wrap.
 #![allow(unsafe_code)]
 
-use std::os::raw::{c_int, c_long};
+use std::os::raw::{c_int, c_long, c_ulong};
 
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -47,6 +47,43 @@ extern "C" {
         func: Option<pyo3::ffi::Py_tracefunc>,
         arg: *mut pyo3::ffi::PyObject,
     ) -> std::os::raw::c_int;
+}
+
+extern "C" {
+    // Exported by CPython 3.11 to 3.13 (`cpython/ceval.h`): what sys.setswitchinterval
+    // and sys.getswitchinterval call, in microseconds.
+    fn _PyEval_SetSwitchInterval(microseconds: c_ulong);
+    fn _PyEval_GetSwitchInterval() -> c_ulong;
+}
+
+/// While it lives, a thread waiting for the interpreter lock asks the holder to hand it
+/// over after `microseconds` rather than after the switch interval (5 ms by default,
+/// or whatever code set): the watchdog raises its stop into code shorter than that.
+/// The interval it found is put back when it is dropped.
+pub(crate) struct PromptSwitch(c_ulong);
+
+impl PromptSwitch {
+    pub(crate) fn new(microseconds: u64) -> PromptSwitch {
+        // SAFETY: both read or write one word of the interpreter's state and need no
+        // interpreter lock (CPython's own waiters read it holding only the lock's
+        // mutex); the interpreter is initialised before any watchdog exists.
+        let previous = unsafe { _PyEval_GetSwitchInterval() };
+        let wanted = c_ulong::try_from(microseconds)
+            .unwrap_or(c_ulong::MAX)
+            .max(1);
+        if wanted < previous {
+            // SAFETY: as above.
+            unsafe { _PyEval_SetSwitchInterval(wanted) };
+        }
+        PromptSwitch(previous)
+    }
+}
+
+impl Drop for PromptSwitch {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        unsafe { _PyEval_SetSwitchInterval(self.0) };
+    }
 }
 
 /// What a line tracer does, at every new line or call of the traced thread's code:

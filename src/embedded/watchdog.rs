@@ -22,6 +22,9 @@ use super::ticket::{Phase, Ticket};
 const REPEAT: Duration = Duration::from_millis(5);
 /// How often a stop is raised into code that was given up on.
 const REPEAT_ABANDONED: Duration = Duration::from_millis(100);
+/// How soon the thread that holds the interpreter lock is asked to hand it to the
+/// watchdog, in microseconds, while a stop is to be raised.
+const PROMPT_SWITCH_MICROS: u64 = 100;
 /// Stops raised before the stopped thread's lines are traced.
 const ESCALATE_AFTER: u32 = 4;
 
@@ -111,6 +114,8 @@ fn watch(rx: Receiver<Target>) {
             continue;
         }
         let Ok(rt) = interp::runtime() else { return };
+        // The stop must land in code that ends within the switch interval too.
+        let prompt = ffi::PromptSwitch::new(PROMPT_SWITCH_MICROS);
         Python::attach(|py| {
             let exc = rt.stop_exception.bind(py);
             for t in &mut targets {
@@ -138,5 +143,6 @@ fn watch(rx: Receiver<Target>) {
                 }
             }
         });
+        drop(prompt);
     }
 }
