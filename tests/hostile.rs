@@ -522,3 +522,39 @@ fn session_is_usable_after_a_series_of_hostile_cells() {
     assert_eq!(value(&s, "survivor").as_deref(), Some("'yes'"));
     assert_alive(&s);
 }
+
+/// CPU time this process has used so far, all threads (from `/proc/self/stat`).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the comm.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+#[test]
+fn stop_with_a_del_that_loops_returns_in_bounded_time_and_leaves_nothing_running() {
+    let s = session();
+    ok(
+        &s,
+        "class Stubborn:\n    def __del__(self):\n        while True:\n            pass\n\
+         keep = Stubborn()",
+    );
+    let begun = Instant::now();
+    s.stop().expect("stop");
+    let took = begun.elapsed();
+    assert!(took < GRACE + SLACK, "stop waited {took:?}");
+    // Given a moment to be stopped, no thread of the session spins on: over a second,
+    // this process uses far less than a second of CPU.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_time();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(500),
+        "{used:?} of CPU in a second after stop"
+    );
+    s.start().expect("start again");
+    assert_alive(&s);
+}

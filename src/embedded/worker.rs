@@ -24,6 +24,9 @@ use crate::interrupt::StopReason;
 use crate::outcome::Replied;
 use crate::protocol::{DataRequest, Raised, Reply, ReplyStatus};
 
+/// The run number of the worker's last act, clearing its namespace as it ends.
+const CLOSING_RUN: u64 = u64::MAX;
+
 /// Python's own default is the platform's (8 MiB on Linux); worker threads get the same
 /// so deep recursion fails with `RecursionError`, not a crash. Untouched pages cost no
 /// memory.
@@ -124,9 +127,21 @@ impl Worker {
     /// own as soon as it can; it never runs anything again.
     pub(crate) fn shut_down(mut self, wait: Duration) {
         let _ = self.tx.send(Msg::Stop);
-        if let Err(RecvTimeoutError::Disconnected) = self.exited.recv_timeout(wait) {
-            if let Some(join) = self.join.take() {
-                let _ = join.join();
+        match self.exited.recv_timeout(wait) {
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Some(join) = self.join.take() {
+                    let _ = join.join();
+                }
+            }
+            _ => {
+                // Still in Python past the grace period (a run that will not end, or a
+                // `__del__` that loops as the namespace is cleared): what the session
+                // left is stopped as abandoned code is, until the thread ends, so that
+                // nothing of it runs on unbounded.
+                self.control.request_stop(CLOSING_RUN, StopReason::Timeout);
+                let ticket = Ticket::new();
+                ticket.advance(Phase::Pending, Phase::Abandoned);
+                super::watchdog::stop(self.thread.clone(), self.control.clone(), ticket);
             }
         }
     }
@@ -158,9 +173,13 @@ impl Context {
                 Ok(state) => {
                     self.serve(py, &state, &rx);
                     let module = self.rt.module.bind(py);
+                    // Clearing the namespace runs the session's `__del__`s: under a run
+                    // of its own, which the caller can stop once the grace is over.
+                    self.control.begin(CLOSING_RUN);
                     // Errors here (a stop landing late) change nothing: the thread ends.
                     let _ = state.call_method0(intern!(py, "close"));
                     let _ = module.call_method0(intern!(py, "unbind_thread"));
+                    drop(state);
                 }
                 Err(e) => self.refuse_all(py, &rx, e),
             }
