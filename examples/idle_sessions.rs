@@ -8,6 +8,10 @@ use std::time::Instant;
 
 use pysession::{Backend, Session};
 
+#[path = "support/rss.rs"]
+mod rss;
+use rss::total_rss_kib;
+
 fn main() -> Result<(), pysession::Error> {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
@@ -59,39 +63,4 @@ fn main() -> Result<(), pysession::Error> {
     drop(sessions);
     println!("dropped in {:.1} ms", stop.elapsed().as_secs_f64() * 1e3);
     Ok(())
-}
-
-/// Resident set size of this process and its children, from /proc (Linux).
-fn total_rss_kib() -> i64 {
-    let me = std::process::id().to_string();
-    let mut total = rss_of("self");
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            let stat = std::fs::read_to_string(format!("/proc/{name}/stat")).unwrap_or_default();
-            // Field 4 (after the parenthesised command) is the parent pid.
-            let ppid = stat
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().nth(1));
-            if ppid == Some(me.as_str()) {
-                total += rss_of(&name);
-            }
-        }
-    }
-    total
-}
-
-fn rss_of(pid: &str) -> i64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
