@@ -437,8 +437,9 @@
 //! clock, so a stuck interpreter can never hold a caller past its deadline. A watchdog
 //! thread raises the stop exception into workers whose run is over time, and output
 //! lives in Rust-side buffers that can be read whether or not the interpreter is free.
-//! The Python side of the runtime is a real `.py` file (`python/pysession_runtime.py`)
-//! compiled into the crate.
+//! The Python side of the runtime is real `.py` modules with one concern each
+//! (`python/pysession_runtime/`), compiled into the crate and loaded in one fixed order
+//! from one list by both backends, with the constants they share handed in from Rust.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -465,6 +466,7 @@ mod fifo;
 mod interrupt;
 mod python;
 mod result;
+mod runtime;
 mod session;
 mod stream;
 mod subprocess;

@@ -14,8 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
 use super::cwd::CwdTurn;
-use super::interp::CELL_FILE_PREFIX;
 use crate::interrupt::StopReason;
+use crate::runtime::CELL_FILE_PREFIX;
 
 /// Where a run is. Transitions: Pending → Running | Cancelled; Running → Finishing |
 /// Abandoned.

@@ -332,7 +332,7 @@ impl Subprocess {
         let DataArg { text: arg, blobs } = arg;
         if let Some(size) = std::iter::once(arg.len())
             .chain(blobs.iter().map(Vec::len))
-            .find(|&size| size > child::MAX_FRAME)
+            .find(|&size| size > crate::runtime::MAX_FRAME)
         {
             return Err(Error::Variable(format!(
                 "the value for {name:?} is {size} bytes long; a subprocess session moves at \
