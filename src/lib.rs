@@ -477,8 +477,12 @@
 //! - **The ground**: results and their JSON, errors, settings, bounded output buffers,
 //!   events, interrupts, values on their way in.
 //!
-//! The Python side of the runtime is a real `.py` file (`python/pysession_runtime.py`)
-//! compiled into the crate.
+//! The Python side of the runtime is real `.py` modules with one concern each
+//! (`python/pysession_runtime/`: ownership, streams, hooks, tracebacks, variables,
+//! display, figures, cells, the session, and the subprocess worker), compiled into the
+//! crate and loaded by both backends in one fixed order from one list
+//! (`src/runtime.rs`), with the constants they share (file names, the frame limit,
+//! which MIME types are text) handed in from Rust at start-up.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -511,6 +515,7 @@ mod outcome;
 mod protocol;
 mod python;
 mod result;
+mod runtime;
 mod session;
 mod stream;
 mod subprocess;

@@ -14,8 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
 use super::ffi::LineTracer;
-use super::interp::CELL_FILE_PREFIX;
 use crate::interrupt::StopReason;
+use crate::runtime::CELL_FILE_PREFIX;
 
 /// Per-worker run control: which run is current and whether it is being stopped.
 /// Shared with Python as [`RunControl`], read without the interpreter by the caller.

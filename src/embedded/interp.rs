@@ -1,5 +1,6 @@
 //! The one interpreter of the process: initialised once, never finalised, with the
-//! Python-side runtime (`python/pysession_runtime.py`) loaded into it.
+//! Python-side runtime (`python/pysession_runtime/`, listed in [`crate::runtime`])
+//! loaded into it.
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -13,15 +14,11 @@ use pyo3::types::{PyModule, PyType};
 
 use super::ffi;
 use crate::error::Error;
+use crate::runtime as scripts;
 
-const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
-/// The file name of the runtime's code objects (`RUNTIME_FILE` in the module).
-pub(crate) const RUNTIME_FILE: &str = "<pysession-runtime>";
-/// How the file names of the user's cells begin (`<cell 12>`).
-pub(crate) const CELL_FILE_PREFIX: &str = "<cell ";
-
-/// Handles into the loaded runtime module.
+/// Handles into the loaded runtime.
 pub(crate) struct Runtime {
+    /// The module whose functions the backend calls ([`scripts::HOST_MODULE`]).
     pub module: Py<PyModule>,
     pub stop_exception: Py<PyType>,
     pub version: (u8, u8),
@@ -78,9 +75,7 @@ fn load(
     guess: bool,
     libpython: Option<PathBuf>,
 ) -> PyResult<Runtime> {
-    let source = CString::new(RUNTIME_SOURCE)?;
-    let file = CString::new(RUNTIME_FILE)?;
-    let module = PyModule::from_code(py, &source, &file, c"pysession_runtime")?;
+    let module = load_scripts(py)?;
     module.call_method1("install", (executable, guess))?;
     let stop_exception = module
         .getattr("StopExecution")?
@@ -93,6 +88,30 @@ fn load(
         version: (version.major, version.minor),
         libpython,
     })
+}
+
+/// Loads the runtime's modules in their order, each into the package made first, and
+/// hands the first (`config`) the constants; returns the host module.
+fn load_scripts(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let modules = py.import("sys")?.getattr("modules")?;
+    let package = PyModule::new(py, scripts::PACKAGE)?;
+    modules.set_item(scripts::PACKAGE, &package)?;
+    for (i, script) in scripts::embedded_scripts().enumerate() {
+        let module = PyModule::from_code(
+            py,
+            &CString::new(script.source)?,
+            &CString::new(script.file)?,
+            &CString::new(script.name)?,
+        )?;
+        package.setattr(script.stem(), &module)?;
+        if i == 0 {
+            module.call_method1("configure", (scripts::constants_json(),))?;
+        }
+    }
+    modules
+        .get_item(scripts::HOST_MODULE)?
+        .cast_into::<PyModule>()
+        .map_err(Into::into)
 }
 
 /// A virtual environment an embedded session runs "in": what its code sees as

@@ -10,6 +10,11 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::runtime::{
+    BINARY_MIME_KINDS, BINARY_MIME_TYPES, JSON_MIME_SUFFIXES, JSON_MIME_TYPES, TEXT_MIME_PREFIXES,
+    TEXT_MIME_SUFFIXES, TEXT_MIME_TYPES,
+};
+
 /// One piece of rich output, like a notebook's: the same object in one or more MIME
 /// types (`text/plain` nearly always among them), from `display(obj)`, a figure, or
 /// the value of the code's last line.
@@ -196,32 +201,23 @@ pub(crate) enum Payload {
     Bytes(Vec<u8>),
 }
 
+// The rules are the runtime's too (`crate::runtime` hands them to Python, which decides
+// by them what it hands over as bytes): reading a bundle back must decide the same.
 fn is_json_mime(mime: &str) -> bool {
-    mime == "application/json" || mime.ends_with("+json")
+    JSON_MIME_TYPES.contains(&mime) || JSON_MIME_SUFFIXES.iter().any(|end| mime.ends_with(end))
 }
 
-// The next two mirror `_is_text` and `_is_binary` in python/pysession_runtime.py, which
-// decide what Python hands over as bytes: reading a bundle back must decide the same.
 fn is_text_mime(mime: &str) -> bool {
-    mime.starts_with("text/")
-        || ["+xml", "/xml", "/javascript", "/x-latex", "/x-tex"]
-            .iter()
-            .any(|end| mime.ends_with(end))
-        || mime == "application/x-javascript"
-        || mime == "application/ecmascript"
+    TEXT_MIME_PREFIXES
+        .iter()
+        .any(|start| mime.starts_with(start))
+        || TEXT_MIME_SUFFIXES.iter().any(|end| mime.ends_with(end))
+        || TEXT_MIME_TYPES.contains(&mime)
 }
 
 fn is_binary_mime(mime: &str) -> bool {
     let kind = mime.split('/').next().unwrap_or(mime);
-    (["image", "audio", "video", "font"].contains(&kind) && !is_text_mime(mime))
-        || [
-            "application/pdf",
-            "application/octet-stream",
-            "application/zip",
-            "application/gzip",
-            "application/wasm",
-        ]
-        .contains(&mime)
+    (BINARY_MIME_KINDS.contains(&kind) && !is_text_mime(mime)) || BINARY_MIME_TYPES.contains(&mime)
 }
 
 /// Base64 as notebooks write it: the standard alphabet with padding, where line breaks

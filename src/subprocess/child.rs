@@ -22,12 +22,13 @@ use crate::config::{check_working_directory, ProcessLimits};
 use crate::error::Error;
 use crate::protocol::{Raised, Reply, ReplyStatus, Request};
 use crate::result::{DisplayData, Payload};
+use crate::runtime;
 
-const RUNTIME_SOURCE: &str = include_str!("../../python/pysession_runtime.py");
-const WORKER_SOURCE: &str = include_str!("../../python/pysession_worker.py");
-
-/// Reads the token and the two sources from descriptor 3, loads them as the modules
-/// `pysession_runtime` and `pysession_worker`, and hands over to the worker's loop.
+/// Reads the token, the runtime's constants and its modules (name, file name, source;
+/// [`runtime::SCRIPTS`]) from descriptor 3, loads the modules in their order into the
+/// package made first, hands the first (`config`) the constants, and hands over to
+/// the loop of the module named by its one argument, [`runtime::WORKER_MODULE`] (which
+/// puts the name of the runtime on the child's command line).
 const BOOT: &str = "\
 import os, sys, types
 if sys.path and sys.path[0] == '':
@@ -45,16 +46,20 @@ def r(n):
 def f():
     return r(int.from_bytes(r(4), 'little')).decode()
 t = f()
-for name in ('pysession_runtime', 'pysession_worker'):
-    m = types.ModuleType(name)
-    sys.modules[name] = m
-    exec(compile(f(), '<pysession-runtime>', 'exec'), m.__dict__)
-sys.modules['pysession_worker'].main(sys.modules['pysession_runtime'], t)
+c = f()
+for i in range(int(f())):
+    n, p, s = f(), f(), f()
+    m = types.ModuleType(n)
+    sys.modules[n] = m
+    up, _, stem = n.rpartition('.')
+    if up not in sys.modules:
+        sys.modules[up] = types.ModuleType(up)
+    setattr(sys.modules[up], stem, m)
+    exec(compile(s, p, 'exec'), m.__dict__)
+    if i == 0:
+        m.configure(c)
+sys.modules[sys.argv.pop(1)].main(t)
 ";
-
-/// Frames larger than this from the child are treated as a broken protocol; the
-/// host sends none larger either.
-pub(crate) const MAX_FRAME: usize = 1 << 30;
 
 /// How to start a child.
 #[derive(Debug, Clone)]
@@ -172,7 +177,7 @@ impl ChildProcess {
         let (req_r, req_w) = std::io::pipe().map_err(io_err)?;
         let (rep_r, rep_w) = std::io::pipe().map_err(io_err)?;
         let mut cmd = Command::new(&cfg.python);
-        cmd.args(["-u", "-c", BOOT])
+        cmd.args(["-u", "-c", BOOT, runtime::WORKER_MODULE])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -236,7 +241,12 @@ impl ChildProcess {
             output_limit: cfg.output_limit,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        for part in [token.as_str(), RUNTIME_SOURCE, WORKER_SOURCE] {
+        let count = runtime::SCRIPTS.len().to_string();
+        let head = [token.as_str(), runtime::constants_json(), &count];
+        let scripts = runtime::SCRIPTS
+            .iter()
+            .flat_map(|s| [s.name, s.file, s.source]);
+        for part in head.into_iter().chain(scripts) {
             if this.write_frame(part.as_bytes(), deadline).is_err() {
                 // The child died at once (say, a bad interpreter); the caller sees the
                 // reason when it asks for the first reply.
@@ -604,7 +614,7 @@ fn frame_at(buf: &[u8], at: usize) -> Result<Option<std::ops::Range<usize>>, Str
         return Ok(None);
     }
     let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-    if len > MAX_FRAME {
+    if len > runtime::MAX_FRAME {
         return Err(format!("a reply frame of {len} bytes"));
     }
     let body = at + 4..at + 4 + len;

@@ -429,7 +429,7 @@ impl Running for Subprocess {
     fn data(&self, request: DataRequest, timeout: Duration) -> Result<DataReply, Error> {
         if let Some(size) = std::iter::once(request.text.len())
             .chain(request.blobs.iter().map(Vec::len))
-            .find(|&size| size > child::MAX_FRAME)
+            .find(|&size| size > crate::runtime::MAX_FRAME)
         {
             return Err(Error::Variable(format!(
                 "the value for {:?} is {size} bytes long; a subprocess session moves at \

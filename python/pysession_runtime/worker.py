@@ -1,14 +1,15 @@
 """The main loop of a subprocess session's child process.
 
-The host starts ``python -u -c <boot>``; the boot code takes the working directory off
-``sys.path`` (so files there cannot shadow the modules loaded here; ``main`` puts it
-back for the user's code), keeps descriptors 3 and 4 from the user's own child
-processes, reads this file and the
-runtime (``pysession_runtime.py``) from descriptor 3 and runs ``main``. From then on
-requests arrive on descriptor 3 and replies leave on descriptor 4, each a frame: a
-4-byte little-endian length, then that many bytes of UTF-8 JSON. Descriptors 1 and 2
-carry the user's output untouched (Python prints, C ``printf``, child processes), with
-markers around each request so that the host can tell which request wrote what:
+The host starts ``python -u -c <boot> pysession_runtime.worker``; the boot code takes
+the working directory off ``sys.path`` (so files there cannot shadow the modules loaded
+here; ``main`` puts it back for the user's code), keeps descriptors 3 and 4 from the
+user's own child processes, reads the host's constants and the runtime's modules from
+descriptor 3 (``src/runtime.rs`` lists them, this one last) and runs this module's
+``main``. From then on requests arrive on descriptor 3 and replies leave on descriptor
+4, each a frame: a 4-byte little-endian length, then that many bytes of UTF-8 JSON.
+Descriptors 1 and 2 carry the user's output untouched (Python prints, C ``printf``,
+child processes), with markers around each request so that the host can tell which
+request wrote what:
 
     NUL "pysession:" token ":" ("start" | "end") ":" id NUL
 
@@ -20,6 +21,10 @@ reply, a request may send display frames (``{"id", "display", "is_value", "blobs
 while it runs; so may threads it started, later (with the id of the request running
 then, 0 between requests).
 
+The process is its one session's: every thread the session's code starts is the
+session's, its displays included, and the process's own ``sys``, working directory and
+``time.sleep`` are the session's to change.
+
 A SIGINT while a request runs raises the runtime's ``StopExecution`` in the main
 thread; between requests it is ignored, so a late interrupt never lands in the next
 request. The host repeats it every 50 ms while the code keeps going; from the third on,
@@ -28,12 +33,14 @@ too, so code that catches the stop ends all the same.
 """
 
 import builtins
-import io
 import json
 import os
 import signal
 import sys
 import threading
+
+from pysession_runtime import config, display, figures, hooks, ownership, session, streams, variables
+from pysession_runtime.ownership import StopExecution
 
 _REQUESTS = 3
 _REPLIES = 4
@@ -112,15 +119,11 @@ def _writev_all(fd, parts):
             views[0] = views[0][written:]
 
 
-# The most a frame may carry: the host refuses larger ones.
-MAX_FRAME = 1 << 30
-
 # Frames come from the main thread (replies) and from any thread (displays), one at a
 # time. A stop never lands halfway through one: the SIGINT handler (see `main`) defers
 # it, and it is raised once the frame is complete.
 _frame_lock = threading.Lock()
 _writing = threading.local()
-_stop_exception = None
 
 
 class FrameTooLarge(ValueError):
@@ -129,7 +132,9 @@ class FrameTooLarge(ValueError):
 
 def write_frame(obj, blobs=()):
     body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")
-    if len(body) > MAX_FRAME or any(len(b) > MAX_FRAME for b in blobs):
+    # The most a frame may carry: the host refuses larger ones.
+    limit = config.MAX_FRAME
+    if len(body) > limit or any(len(b) > limit for b in blobs):
         raise FrameTooLarge("over 1 GiB in one frame")
     parts = [len(body).to_bytes(4, "little"), body]
     for blob in blobs:
@@ -143,7 +148,7 @@ def write_frame(obj, blobs=()):
             _writing.active = False
     if getattr(_writing, "deferred", False):
         _writing.deferred = False
-        raise _stop_exception()
+        raise StopExecution()
 
 
 class _WireCapture:
@@ -166,7 +171,7 @@ class _WireCapture:
                 out.append([mime, {"blob": len(blobs)}])
                 blobs.append(data)
             else:
-                out.append([mime, _clean(data)])
+                out.append([mime, variables.clean(data)])
         frame = {"id": self.request, "display": out, "is_value": bool(is_value), "blobs": len(blobs)}
         try:
             write_frame(frame, blobs)
@@ -174,68 +179,12 @@ class _WireCapture:
             sys.stderr.write("display: an item over 1 GiB is left out\n")
 
 
-def _clean(value):
-    """Strings as JSON can carry them: lone surrogates become U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-class _EmptyStdin(io.TextIOBase):
-    """Standard input that is always at its end and survives ``exit()`` closing it."""
-
-    def read(self, size=-1):
-        return ""
-
-    def readline(self, size=-1):
-        return ""
-
-    def readable(self):
-        return True
-
-    def close(self):
-        pass
-
-
-def _stream_for(fd):
-    return io.TextIOWrapper(
-        io.FileIO(fd, "w", closefd=False),
-        encoding="utf-8",
-        errors="backslashreplace",
-        line_buffering=True,
-        write_through=True,
-    )
-
-
-def _restore_streams(originals):
-    """Code that replaced or closed sys.stdout/sys.stderr does not silence later
-    requests: both point at descriptors 1 and 2 again."""
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        stream = getattr(sys, name)
-        if stream is not originals[fd] or stream.closed:
-            if originals[fd].closed:
-                originals[fd] = _stream_for(fd)
-            setattr(sys, name, originals[fd])
-    if not isinstance(sys.stdin, _EmptyStdin):
-        sys.stdin = _EmptyStdin()
-
-
 def _is_cell(frame):
-    return frame.f_code.co_filename.startswith("<cell ")
+    return config.is_cell_file(frame.f_code.co_filename)
 
 
-def _no_input(prompt=""):
-    raise EOFError(
-        "input() is not available: a pysession session has no standard input; "
-        "pass data in with code or variables instead"
-    )
-
-
-def main(runtime, token):
-    global _stop_exception
-    _stop_exception = runtime.StopExecution
+def main(token):
+    """Serves requests until the host closes descriptor 3; ``token`` marks output."""
     running = False
     interrupts = 0
 
@@ -243,7 +192,7 @@ def main(runtime, token):
         if not running or event not in ("line", "call"):
             return stop_tracer if running else None
         if _is_cell(frame):
-            raise runtime.StopExecution()
+            raise StopExecution()
         return stop_tracer
 
     def on_sigint(signum, frame):
@@ -265,13 +214,12 @@ def main(runtime, token):
             # Halfway through a frame: stop once it is written.
             _writing.deferred = True
             return
-        raise runtime.StopExecution()
+        raise StopExecution()
 
     signal.signal(signal.SIGINT, on_sigint)
-    originals = {1: sys.stdout, 2: sys.stderr}
-    builtins.input = _no_input
-    if "" not in sys.path:
-        sys.path.insert(0, "")
+    streams.use_descriptors()
+    builtins.input = hooks.session_input
+    hooks.import_from_working_directory()
     main_pid = os.getpid()
 
     def forked():
@@ -281,8 +229,10 @@ def main(runtime, token):
 
     os.register_at_fork(after_in_child=forked)
     wire = _WireCapture()
-    state = runtime.new_session(wire, _Control())
-    runtime.install_display(state)
+    state = session.new_session(wire, _Control())
+    ownership.own_process(state)
+    display.install()
+    figures.install()
 
     def mark(kind, ident):
         marker = f"\0pysession:{token}:{kind}:{ident}\0".encode()
@@ -300,7 +250,7 @@ def main(runtime, token):
         request, blobs = got
         ident = request["id"]
         op = request["op"]
-        _restore_streams(originals)
+        streams.restore()
         # Code (or a library) may have replaced the handler; stops must keep working.
         signal.signal(signal.SIGINT, on_sigint)
         mark("start", ident)
@@ -308,15 +258,12 @@ def main(runtime, token):
         wire.request = ident
         running = True
         try:
-            if op == "reset":
-                state.reset()
-                reply = ("ok", None, None)
-            elif op == "data":
+            if op == "data":
                 reply = state.data(request["data_op"], request["name"], request["arg"], blobs)
                 blobs = None
             else:
                 reply = state.run(request["code"])
-        except runtime.StopExecution:
+        except StopExecution:
             reply = ("stopped", None, None)
         finally:
             running = False
@@ -349,7 +296,7 @@ def main(runtime, token):
                 # get_bytes: the bytes follow the reply as they are.
                 write_frame({"id": ident, "status": status, "value": None, "error": None, "blobs": 1}, [value])
             else:
-                write_frame({"id": ident, "status": status, "value": _clean(value), "error": _clean(error)})
+                write_frame({"id": ident, "status": status, "value": variables.clean(value), "error": variables.clean(error)})
         except FrameTooLarge:
             # Nothing of it was written: an error in its place.
             size = len(value) if isinstance(value, (bytes, str)) else 0

@@ -1,0 +1,130 @@
+"""Running one cell of a session: file semantics, the value of a trailing expression
+(as a notebook's ``Out[]``), top-level ``await`` on the session's own event loop, and
+the cell's source kept for tracebacks.
+
+A cell runs against a session state with ``ns`` (its namespace), ``loop`` (its event
+loop, or None), ``filenames`` and ``source_bytes`` (the cell sources it keeps).
+"""
+
+import ast
+import linecache
+
+from pysession_runtime import config, display, ownership, tracebacks
+from pysession_runtime.ownership import StopExecution
+
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_CO_COROUTINE = 0x80
+_cell_counter = iter(range(1, 1 << 62))
+# Characters of cell source a session keeps for tracebacks.
+SOURCE_BUDGET = 16 << 20
+# Values of these types have no representation but their repr: the common case, which
+# skips the look for representation methods.
+_PLAIN_TYPES = frozenset(
+    (int, float, complex, bool, str, bytes, bytearray, list, tuple, dict, set, frozenset, range)
+)
+
+
+def next_filename():
+    """The file name of the next cell of the process: ``<cell 12>``."""
+    return config.cell_file(next(_cell_counter))
+
+
+def run_cell(state, code, filename):
+    """Runs ``code`` as the cell ``filename``. Returns ``(status, value_repr, error)``:
+    ``"ok"`` or ``"error"``, the repr of a trailing expression's value (None for no
+    value, or None itself), and ``(type_name, message, traceback_text)`` or None. A
+    value with rich representations is displayed too, as the value's bundle. A stop
+    is raised on, for the caller to handle."""
+    try:
+        tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | _FLAGS, dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        remember_source(state, filename, code)
+        return ("error", None, tracebacks.describe(e))
+    remember_source(state, filename, code)
+    try:
+        body = tree.body
+        last = None
+        if body and isinstance(body[-1], ast.Expr):
+            last = ast.Expression(body.pop().value)
+        if body:
+            _run_code(state, compile(tree, filename, "exec", _FLAGS, dont_inherit=True))
+        if last is None:
+            return ("ok", None, None)
+        value = _run_code(state, compile(last, filename, "eval", _FLAGS, dont_inherit=True))
+        if value is None:
+            return ("ok", None, None)
+        text = repr(value)
+        if type(value) not in _PLAIN_TYPES:
+            bundle = display.mime_bundle(value, plain=text, rich_only=True)
+            if bundle is not None:
+                display.emit((state, None), bundle, True)
+        return ("ok", text, None)
+    except StopExecution:
+        raise
+    except BaseException as e:
+        return ("error", None, tracebacks.describe(e))
+
+
+def _run_code(state, code):
+    if not code.co_flags & _CO_COROUTINE:
+        return eval(code, state.ns)
+    loop = _event_loop(state)
+    task = loop.create_task(eval(code, state.ns))
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        # Stopped or failed inside the loop: the cell's task must not resume the
+        # next time the loop runs.
+        task.cancel()
+        raise
+
+
+def _event_loop(state):
+    if state.loop is None or state.loop.is_closed():
+        import asyncio
+
+        state.loop = asyncio.new_event_loop()
+    return state.loop
+
+
+def close_loop(state):
+    """Closes the session's event loop, unless it is running."""
+    loop, state.loop = state.loop, None
+    if loop is not None and not loop.is_running():
+        try:
+            loop.close()
+        except Exception:
+            pass
+
+
+def wake_loop(ident):
+    """Called by the host while it stops a run: a session waiting in its event loop
+    (top-level ``await``) wakes up, so the stop can be raised."""
+    owner = ownership.owner_of(ident)
+    loop = owner[0].loop if owner is not None else None
+    if loop is not None and loop.is_running():
+        loop.call_soon_threadsafe(_nothing)
+
+
+def _nothing():
+    pass
+
+
+def remember_source(state, filename, code):
+    """Tracebacks show the lines of cells; the oldest are forgotten past a budget."""
+    lines = code.splitlines(keepends=True)
+    linecache.cache[filename] = (len(code), None, lines, filename)
+    state.filenames.append(filename)
+    state.source_bytes += len(code)
+    while state.source_bytes > SOURCE_BUDGET and len(state.filenames) > 1:
+        old = state.filenames.popleft()
+        entry = linecache.cache.pop(old, None)
+        if entry is not None:
+            state.source_bytes -= entry[0]
+
+
+def forget_sources(state):
+    for name in state.filenames:
+        linecache.cache.pop(name, None)
+    state.filenames.clear()
+    state.source_bytes = 0
