@@ -94,7 +94,9 @@
 //! even `except BaseException: pass` loops end. Library code is not stopped line by
 //! line, so its `finally` blocks and `with` exits complete. `time.sleep` returns at
 //! once when the run is stopped, and a session waiting in its event loop (top-level
-//! `await`) is woken up. The result has status [`Status::Timeout`], the output so far,
+//! `await`) is woken up. However short the timeout, code still running at its
+//! deadline is stopped: the embedded backend's watchdog asks for the interpreter within
+//! 100 µs, not the 5 ms switch interval. The result has status [`Status::Timeout`], the output so far,
 //! a traceback of where the user's code was, and the session's state is kept.
 //!
 //! Code that does not return to Python bytecode cannot be stopped that way: a long call
@@ -338,7 +340,9 @@
 //!   made it: output that a thread started by an earlier execute writes *during* a
 //!   later one counts as that later execute's own.
 //! - **Timeouts that always work.** At the deadline the child gets SIGINT (again every
-//!   50 ms; from the third on, every new line of the user's code raises the stop too),
+//!   50 ms; from the third on, every new line of the user's code raises the stop too;
+//!   each names its request, so one that arrives before its request began stops it as
+//!   it begins, and a late one never lands in the next request),
 //!   so `time.sleep`, blocking reads and busy loops stop with state kept. After the
 //!   grace period the whole process group is killed (SIGKILL): status
 //!   [`Status::Restarted`], and the next execute runs in a fresh process. The caller

@@ -558,3 +558,35 @@ fn stop_with_a_del_that_loops_returns_in_bounded_time_and_leaves_nothing_running
     s.start().expect("start again");
     assert_alive(&s);
 }
+
+#[test]
+fn a_timeout_shorter_than_the_switch_interval_still_stops_code_that_runs_past_it() {
+    let s = session();
+    // A 4 ms loop: shorter than the interpreter's 5 ms switch interval (embedded), and
+    // than the 50 ms between a subprocess's SIGINTs, so a stop that waits for either
+    // arrives after the loop is over. Three tries, since a loaded machine may delay a
+    // thread by milliseconds; without a prompt stop not one of them times out.
+    let code = "import time\nt = time.perf_counter()\n\
+                while time.perf_counter() - t < 0.004: pass\ndone = True";
+    let mut stopped = 0;
+    for _ in 0..3 {
+        ok(&s, "done = False");
+        let r = s
+            .execute_with_timeout(code, Duration::from_micros(1))
+            .expect("execute");
+        match r.status {
+            Status::Timeout => {
+                let e = r.error.as_ref().expect("a timeout says why");
+                if !e.message.contains("did not start") {
+                    // Stopped before its end (or, in a subprocess, as it began).
+                    assert_eq!(value(&s, "done").as_deref(), Some("False"), "{r:#?}");
+                    stopped += 1;
+                }
+            }
+            Status::Ok => assert_eq!(value(&s, "done").as_deref(), Some("True")),
+            _ => panic!("{r:#?}"),
+        }
+    }
+    assert!(stopped > 0, "the 1 µs timeout never stopped the 4 ms loop");
+    assert_alive(&s);
+}

@@ -25,11 +25,14 @@ The process is its one session's: every thread the session's code starts is the
 session's, its displays included, and the process's own ``sys``, working directory and
 ``time.sleep`` are the session's to change.
 
-A SIGINT while a request runs raises the runtime's ``StopExecution`` in the main
-thread; between requests it is ignored, so a late interrupt never lands in the next
-request. The host repeats it every 50 ms while the code keeps going; from the third on,
-every new line of the user's own code (cells and functions defined in them) raises it
-too, so code that catches the stop ends all the same.
+To stop a request, the host writes its id (8 bytes, little-endian) at the start of
+the in-memory file at descriptor 5, then sends SIGINT. A SIGINT for the request that
+runs raises the runtime's ``StopExecution`` in the main thread; one that comes before
+its request began is kept for it, which then stops as it starts; one meant for an
+earlier request is ignored, so a late interrupt never lands in the next request. The
+host repeats it every 50 ms while the code keeps going; from the third on, every new
+line of the user's own code (cells and functions defined in them) raises it too, so
+code that catches the stop ends all the same.
 """
 
 import builtins
@@ -44,6 +47,15 @@ from pysession_runtime.ownership import StopExecution
 
 _REQUESTS = 3
 _REPLIES = 4
+_STOPS = 5
+
+
+def stop_wanted():
+    """The id of the request the host last asked to stop (0: none yet)."""
+    try:
+        return int.from_bytes(os.pread(_STOPS, 8, 0), "little")
+    except OSError:
+        return 0
 
 
 class _Control:
@@ -187,6 +199,9 @@ def main(token):
     """Serves requests until the host closes descriptor 3; ``token`` marks output."""
     running = False
     interrupts = 0
+    # The request being served, and the one the host wants stopped.
+    current = 0
+    stop_for = 0
 
     def stop_tracer(frame, event, arg):
         if not running or event not in ("line", "call"):
@@ -196,8 +211,10 @@ def main(token):
         return stop_tracer
 
     def on_sigint(signum, frame):
-        nonlocal interrupts
-        if not running:
+        nonlocal interrupts, stop_for
+        stop_for = stop_wanted()
+        if not running or stop_for != current:
+            # Before its request began (it stops as it starts), or late for an earlier one.
             return
         interrupts += 1
         if interrupts >= 3:
@@ -256,8 +273,12 @@ def main(token):
         mark("start", ident)
         interrupts = 0
         wire.request = ident
-        running = True
+        current = ident
         try:
+            running = True
+            if stop_for == ident:
+                # Asked to stop before it began.
+                raise StopExecution()
             if op == "data":
                 reply = state.data(request["data_op"], request["name"], request["arg"], blobs)
                 blobs = None

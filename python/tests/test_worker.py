@@ -1,7 +1,8 @@
 """``worker``: a subprocess session's child, its frames and its loop.
 
 The loop is tested in a child ``python`` of its own, with its descriptors 3 and 4 on
-pipes as the host sets them up; the modules come from disk, configured by ``support``.
+pipes and 5 on an in-memory file, as the host sets them up; the modules come from
+disk, configured by ``support``.
 """
 
 import json
@@ -19,7 +20,8 @@ CHILD = """
 import os, sys
 os.dup2(int(sys.argv[1]), 3)
 os.dup2(int(sys.argv[2]), 4)
-sys.path.insert(0, sys.argv[3])
+os.dup2(int(sys.argv[3]), 5)
+sys.path.insert(0, sys.argv[4])
 from tests import support
 from pysession_runtime import worker
 worker.main("tok")
@@ -92,9 +94,12 @@ class Loop(unittest.TestCase):
     def setUp(self):
         requests_r, self.requests = os.pipe()
         self.replies, replies_w = os.pipe()
+        self.stops = os.memfd_create("stops")
+        os.pwrite(self.stops, bytes(8), 0)
+        args = [str(requests_r), str(replies_w), str(self.stops), support.PYTHON_DIR]
         self.child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(requests_r), str(replies_w), support.PYTHON_DIR],
-            pass_fds=(requests_r, replies_w),
+            [sys.executable, "-c", CHILD, *args],
+            pass_fds=(requests_r, replies_w, self.stops),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -104,7 +109,7 @@ class Loop(unittest.TestCase):
         self.addCleanup(self.end)
 
     def end(self):
-        for fd in (self.requests, self.replies):
+        for fd in (self.requests, self.replies, self.stops):
             try:
                 os.close(fd)
             except OSError:
@@ -112,6 +117,11 @@ class Loop(unittest.TestCase):
         if self.child.poll() is None:
             self.child.kill()
         self.child.communicate()
+
+    def stop(self, ident):
+        """As the host stops request ``ident``: its id in the slot, then SIGINT."""
+        os.pwrite(self.stops, ident.to_bytes(8, "little"), 0)
+        self.child.send_signal(signal.SIGINT)
 
     def request(self, obj):
         os.write(self.requests, frame(obj))
@@ -150,15 +160,30 @@ class Loop(unittest.TestCase):
         seen = b""
         while marker not in seen:
             seen += os.read(self.child.stdout.fileno(), 100)
-        # As the host does: again every 50 ms (one that lands before the run starts
-        # is ignored), until the reply comes.
+        # As the host does: again every 50 ms until the reply comes.
         for _ in range(200):
-            self.child.send_signal(signal.SIGINT)
+            self.stop(5)
             if select.select([self.replies], [], [], 0.05)[0]:
                 break
         reply = json.loads(read_frame(self.replies))
         self.assertEqual(reply["status"], "stopped")
         self.assertEqual(self.request({"id": 6, "op": "run", "code": "1 + 1"})["value"], "2")
+
+    def test_a_stop_that_comes_before_its_request_is_kept_for_it(self):
+        self.assertEqual(self.request({"id": 1, "op": "run", "code": "ran = False"})["status"], "ok")
+        # The stop for request 2 while the worker still waits for it: the request
+        # stops as it starts, before any of its code ran.
+        self.stop(2)
+        reply = self.request({"id": 2, "op": "run", "code": "ran = True\nwhile True: pass"})
+        self.assertEqual(reply["status"], "stopped")
+        self.assertEqual(self.request({"id": 3, "op": "run", "code": "ran"})["value"], "False")
+
+    def test_a_late_stop_for_an_earlier_request_does_not_land_in_the_next(self):
+        self.assertEqual(self.request({"id": 1, "op": "run", "code": "x = 1"})["status"], "ok")
+        self.stop(1)
+        reply = self.request({"id": 2, "op": "run", "code": "import time\ntime.sleep(0.2)\nx = 2"})
+        self.assertEqual(reply["status"], "ok")
+        self.assertEqual(self.request({"id": 3, "op": "run", "code": "x"})["value"], "2")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ const BOOT: &str = "\
 import os, sys, types
 if sys.path and sys.path[0] == '':
     del sys.path[0]
-os.set_inheritable(3, False)
-os.set_inheritable(4, False)
+for d in (3, 4, 5):
+    os.set_inheritable(d, False)
 def r(n):
     b = b''
     while len(b) < n:
@@ -165,6 +165,8 @@ pub(crate) struct ChildProcess {
     reader: Option<JoinHandle<()>>,
     reaped: bool,
     output_limit: usize,
+    /// Which request a SIGINT is for.
+    stops: sys::StopSlot,
 }
 
 impl ChildProcess {
@@ -187,7 +189,14 @@ impl ChildProcess {
             cmd.env_clear();
         }
         cmd.envs(cfg.env.iter().map(|(k, v)| (k, v)));
-        sys::prepare_child(&mut cmd, req_r.as_raw_fd(), rep_w.as_raw_fd(), cfg.limits);
+        let stops = sys::StopSlot::new().map_err(io_err)?;
+        sys::prepare_child(
+            &mut cmd,
+            req_r.as_raw_fd(),
+            rep_w.as_raw_fd(),
+            stops.as_raw_fd(),
+            cfg.limits,
+        );
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::NotFound {
@@ -239,6 +248,7 @@ impl ChildProcess {
             reader: Some(reader),
             reaped: false,
             output_limit: cfg.output_limit,
+            stops,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         let count = runtime::SCRIPTS.len().to_string();
@@ -329,8 +339,9 @@ impl ChildProcess {
     }
 
     /// Interrupts the running code (SIGINT to the Python process).
-    pub(crate) fn interrupt(&mut self) {
-        if self.alive() {
+    /// Asks the child to stop request `id`: the id in the stop slot, then SIGINT.
+    pub(crate) fn interrupt(&mut self, id: u64) {
+        if self.alive() && self.stops.set(id).is_ok() {
             sys::signal(self.child.id(), false, Signal::INT);
         }
     }

@@ -228,7 +228,7 @@ fn exchange(
                     let how = child.kill();
                     return Exchange::Stuck(end(capture), how, reason);
                 }
-                child.interrupt();
+                child.interrupt(id);
                 let again = now + REPEAT_INTERRUPT;
                 wait_until = Some(last.map_or(again, |last| again.min(last)));
             }

@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
@@ -14,12 +14,14 @@ use rustix::process::{Pid, Resource, Rlimit, Signal, WaitId, WaitIdOptions};
 
 use crate::config::ProcessLimits;
 
-/// Makes the child find `requests` at descriptor 3 and `replies` at descriptor 4, and
-/// applies `limits`, between fork and exec.
+/// Makes the child find `requests` at descriptor 3, `replies` at descriptor 4 and
+/// `stops` (see [`StopSlot`]) at descriptor 5, and applies `limits`, between fork and
+/// exec.
 pub(crate) fn prepare_child(
     cmd: &mut Command,
     requests: RawFd,
     replies: RawFd,
+    stops: RawFd,
     limits: ProcessLimits,
 ) {
     let setup = move || -> io::Result<()> {
@@ -27,16 +29,17 @@ pub(crate) fn prepare_child(
         // async-signal-safe calls are allowed: fcntl, dup2 and close are (and rustix's
         // setrlimit is the bare system call).
         // The descriptors were open in the parent at fork time and are the child's
-        // copies. Copying both above 9 first means neither dup2 can overwrite the
-        // other's source, and dup2 gives fresh descriptors without close-on-exec.
+        // copies. Copying all three above 9 first means no dup2 can overwrite another's
+        // source, and dup2 gives fresh descriptors without close-on-exec.
         unsafe {
-            let req = libc::fcntl(requests, libc::F_DUPFD_CLOEXEC, 10);
-            let rep = libc::fcntl(replies, libc::F_DUPFD_CLOEXEC, 10);
-            if req < 0 || rep < 0 || libc::dup2(req, 3) < 0 || libc::dup2(rep, 4) < 0 {
-                return Err(io::Error::last_os_error());
+            let copies =
+                [requests, replies, stops].map(|fd| libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10));
+            for (copy, target) in copies.into_iter().zip(3..) {
+                if copy < 0 || libc::dup2(copy, target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                libc::close(copy);
             }
-            libc::close(req);
-            libc::close(rep);
         }
         if let Some(bytes) = limits.memory {
             set_limit(Resource::As, bytes, bytes)?;
@@ -184,4 +187,34 @@ fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Where the host writes the id of the request it wants stopped, before it sends
+/// SIGINT: eight bytes (little-endian) at the start of an in-memory file that the child
+/// reads at descriptor 5. A SIGINT that arrives before its request began is kept for
+/// it, and one meant for an earlier request is known for what it is.
+#[derive(Debug)]
+pub(crate) struct StopSlot(OwnedFd);
+
+impl StopSlot {
+    pub(crate) fn new() -> io::Result<StopSlot> {
+        let fd = rustix::fs::memfd_create("pysession-stop", rustix::fs::MemfdFlags::CLOEXEC)?;
+        let slot = StopSlot(fd);
+        slot.set(0)?;
+        Ok(slot)
+    }
+
+    /// Asks for request `id` to be stopped.
+    pub(crate) fn set(&self, id: u64) -> io::Result<()> {
+        let written = rustix::io::pwrite(&self.0, &id.to_le_bytes(), 0)?;
+        if written == 8 {
+            Ok(())
+        } else {
+            Err(io::Error::other("short write to the stop slot"))
+        }
+    }
+
+    pub(crate) fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
 }
