@@ -590,3 +590,75 @@ fn a_timeout_shorter_than_the_switch_interval_still_stops_code_that_runs_past_it
     assert!(stopped > 0, "the 1 µs timeout never stopped the 4 ms loop");
     assert_alive(&s);
 }
+
+#[test]
+fn an_exception_whose_str_loops_is_stopped_at_the_timeout_and_state_is_kept() {
+    let s = session();
+    ok(&s, "kept = 'yes'");
+    let code = "class Endless(Exception):\n    def __str__(self):\n        while True:\n            pass\n\
+                raise Endless()";
+    let (r, took) = timed(&s, code, Duration::from_millis(300));
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert!(
+        took < Duration::from_millis(300) + GRACE + SLACK,
+        "{took:?}"
+    );
+    // Nothing of it runs on: over a second, this process and the session's use far less
+    // than a second of CPU.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_time_with_children();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_time_with_children() - before;
+    assert!(
+        used < Duration::from_millis(500),
+        "{used:?} of CPU in a second"
+    );
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}
+
+#[test]
+fn an_exception_whose_str_raises_is_reported_as_itself_with_a_note() {
+    let s = session();
+    ok(&s, "kept = 'yes'");
+    let code = "class Unreadable(Exception):\n    def __str__(self):\n        raise RuntimeError('no text')\n\
+                def f():\n    raise Unreadable()\nf()";
+    let r = raises(&s, code, "Unreadable");
+    let e = r.error.as_ref().unwrap();
+    assert!(e.message.contains("could not be read"), "{e:?}");
+    assert!(e.message.contains("RuntimeError: no text"), "{e:?}");
+    assert!(
+        e.traceback.contains("<cell") && e.traceback.contains("in f"),
+        "{e:?}"
+    );
+    assert!(!e.traceback.contains("pysession-runtime"), "{e:?}");
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}
+
+/// CPU time used by this process and by its children (a subprocess session's child),
+/// from `/proc`.
+fn cpu_time_with_children() -> Duration {
+    let me = std::process::id();
+    let mut total = cpu_time();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            let ticks: u64 =
+                fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+            total += Duration::from_millis(ticks * 10);
+        }
+    }
+    total
+}

@@ -8,11 +8,27 @@ from pysession_runtime import config
 
 
 def describe(exc, chain=True):
-    """``exc`` as ``(type_name, message, traceback_text)``."""
-    message = str(exc)
+    """``exc`` as ``(type_name, message, traceback_text)``. Reading an exception's text
+    runs its ``__str__``, which is the user's code: it runs under the same timeout as
+    the cell (a stop raised in it goes on up), and when it fails, the exception is
+    still the one the user raised, with a note in place of its text."""
     if isinstance(exc, SyntaxError):
         message = _syntax_message(exc)
+    else:
+        message = text_of(exc)
     return (type(exc).__name__, message, _format(exc, chain))
+
+
+def text_of(exc):
+    """``str(exc)``, or a note that says why it could not be read."""
+    try:
+        return str(exc)
+    except Exception as e:
+        try:
+            why = f"{type(e).__name__}: {e}"
+        except Exception:
+            why = type(e).__name__
+        return f"<the text of this {type(exc).__name__} could not be read: its __str__ raised {why}>"
 
 
 def _syntax_message(exc):
@@ -37,15 +53,27 @@ def _format(exc, chain=True):
 
 def format_stack(exc):
     """Where stopped code was: the user's frames and what they called, no exception
-    line (the host words that)."""
+    line (the host words that). Only the frames are read, never an exception's text:
+    this runs after the stop has settled, where the user's code must not run."""
     try:
-        te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
-        _strip_runtime_frames(te, set(), user_only=True)
-        if not te.stack:
+        frames = traceback.extract_tb(exc.__traceback__)
+        frames = _user_frames(frames, user_only=True)
+        if not frames:
             return ""
-        return "Traceback (most recent call last):\n" + "".join(te.stack.format())
+        return "Traceback (most recent call last):\n" + "".join(
+            traceback.StackSummary.from_list(frames).format()
+        )
     except Exception:
         return ""
+
+
+def _user_frames(frames, user_only=False):
+    """The frames of a stack but the runtime's, from the first cell's on."""
+    frames = [f for f in frames if not config.is_runtime_file(f.filename)]
+    first_cell = next((i for i, f in enumerate(frames) if config.is_cell_file(f.filename)), None)
+    if first_cell is not None:
+        return frames[first_cell:]
+    return [] if user_only else frames
 
 
 def _strip_runtime_frames(te, seen, user_only=False):
@@ -54,12 +82,7 @@ def _strip_runtime_frames(te, seen, user_only=False):
     if id(te) in seen:
         return
     seen.add(id(te))
-    frames = [f for f in te.stack if not config.is_runtime_file(f.filename)]
-    first_cell = next((i for i, f in enumerate(frames) if config.is_cell_file(f.filename)), None)
-    if first_cell is not None:
-        frames = frames[first_cell:]
-    elif user_only:
-        frames = []
+    frames = _user_frames(te.stack, user_only)
     if len(frames) != len(te.stack):
         te.stack = traceback.StackSummary.from_list(frames)
     for linked in (te.__cause__, te.__context__):

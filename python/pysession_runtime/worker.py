@@ -42,7 +42,7 @@ import signal
 import sys
 import threading
 
-from pysession_runtime import config, display, figures, hooks, ownership, session, streams, variables
+from pysession_runtime import config, display, figures, hooks, ownership, session, streams, tracebacks, variables
 from pysession_runtime.ownership import StopExecution
 
 _REQUESTS = 3
@@ -286,6 +286,10 @@ def main(token):
                 reply = state.run(request["code"])
         except StopExecution:
             reply = ("stopped", None, None)
+        except BaseException as e:
+            # The runtime itself failed (what the code raises is in `reply`): say so in
+            # the reply rather than lose the process and the session's state with it.
+            reply = ("error", None, (type(e).__name__, tracebacks.text_of(e), ""))
         finally:
             running = False
             _writing.deferred = False

@@ -90,5 +90,35 @@ class Stack(unittest.TestCase):
         self.assertEqual(tracebacks.format_stack(caught(runtime_call, lambda: 1 / 0)), "")
 
 
+class UnreadableText(unittest.TestCase):
+    def test_an_exception_whose_str_raises_keeps_its_type_and_says_why(self):
+        class Unreadable(Exception):
+            def __str__(self):
+                raise RuntimeError("no text")
+
+        type_name, message, tb = tracebacks.describe(caught(runtime_call, lambda: (_ for _ in ()).throw(Unreadable())))
+        self.assertEqual(type_name, "Unreadable")
+        self.assertIn("could not be read", message)
+        self.assertIn("RuntimeError: no text", message)
+
+    def test_a_stopped_stack_never_reads_an_exceptions_text(self):
+        read = []
+
+        class Watched(Exception):
+            def __str__(self):
+                read.append(1)
+                return "read"
+
+        # A stop raised while a cell handled an exception whose text is user code.
+        cell = compiled(
+            "def handle(E):\n    try:\n        raise E()\n    except E:\n        raise KeyboardInterrupt\n",
+            "<cell 91>",
+            "handle",
+        )
+        stack = tracebacks.format_stack(caught(cell, Watched))
+        self.assertIn("<cell 91>", stack)
+        self.assertEqual(read, [])
+
+
 if __name__ == "__main__":
     unittest.main()
