@@ -191,6 +191,19 @@ class _WireCapture:
             sys.stderr.write("display: an item over 1 GiB is left out\n")
 
 
+def cut(text, limit, what):
+    """``text`` with its middle cut out when it is over ``limit`` characters."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    head = limit // 2
+    dropped = len(text) - limit
+    return (
+        text[:head]
+        + f"\n[... {dropped} characters of {what} cut here: over the output limit ...]\n"
+        + text[len(text) - (limit - head):]
+    )
+
+
 def _is_cell(frame):
     return config.is_cell_file(frame.f_code.co_filename)
 
@@ -307,15 +320,11 @@ def main(token):
         mark("end", ident)
         status, value, error = reply
         limit = request.get("limit")
-        if op != "data" and isinstance(value, str) and limit is not None and len(value) > limit:
-            # Cut here, before it crosses the pipe; the host cuts again to exact bytes.
-            head = limit // 2
-            cut = len(value) - limit
-            value = (
-                value[:head]
-                + f"\n[... {cut} characters of the value cut here: over the output limit ...]\n"
-                + value[len(value) - (limit - head):]
-            )
+        if op != "data" and limit is not None:
+            # Cut here, before they cross the pipe; the host cuts again to exact bytes.
+            value = cut(value, limit, "the value")
+            if error is not None:
+                error = (error[0], cut(error[1], limit, "the message"), cut(error[2], limit, "the traceback"))
         try:
             if isinstance(value, bytes):
                 # get_bytes: the bytes follow the reply as they are.

@@ -153,6 +153,14 @@ class Loop(unittest.TestCase):
         self.assertIn("characters of the value cut here", reply["value"])
         self.assertLess(len(reply["value"]), 200)
 
+    def test_a_long_exception_text_is_cut_to_the_limit_in_the_child(self):
+        reply = self.request({"id": 4, "op": "run", "code": "raise ValueError('x' * 100_000)", "limit": 100})
+        type_name, message, tb = reply["error"]
+        self.assertEqual(type_name, "ValueError")
+        self.assertIn("characters of the message cut here", message)
+        self.assertIn("characters of the traceback cut here", tb)
+        self.assertLess(len(message) + len(tb), 500)
+
     def test_sigint_stops_a_busy_loop_and_the_session_goes_on(self):
         os.write(self.requests, frame({"id": 5, "op": "run", "code": "while True:\n    pass"}))
         # Wait for the start marker, then interrupt.
