@@ -70,7 +70,9 @@
 //! are kept with a marker between that says how many bytes were cut, and
 //! [`stdout_truncated_bytes`](ExecutionResult::stdout_truncated_bytes) says so too. A
 //! flood costs a fixed amount of memory however long it runs. Bytes written to
-//! `sys.stdout.buffer` are decoded as UTF-8 with invalid sequences replaced by U+FFFD.
+//! `sys.stdout.buffer` are decoded as UTF-8 with invalid sequences replaced by U+FFFD;
+//! a lone surrogate in a string (`'\ud800'`, which UTF-8 cannot hold) becomes one
+//! U+FFFD, in output, messages and displays alike, on both backends.
 //!
 //! An execute's `stdout` holds only what its own code wrote (and threads it started
 //! while it runs). What the session's other threads write (between executes, or

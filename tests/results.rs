@@ -438,3 +438,21 @@ fn timeout_result_serializes_with_status_timeout() {
     assert!(json.contains("\"success\":false"), "{json}");
     assert_alive(&s);
 }
+
+#[test]
+fn a_lone_surrogate_is_one_replacement_character_on_both_backends() {
+    let s = session();
+    let r = ok(&s, "print('x\\ud800y')");
+    assert_eq!(r.stdout, "x\u{FFFD}y\n", "{r:#?}");
+    let r = ok(&s, "import sys\nprint('e\\udfffr', file=sys.stderr)");
+    assert_eq!(r.stderr, "e\u{FFFD}r\n", "{r:#?}");
+    let r = raises(&s, "raise ValueError('bad \\ud800 char')", "ValueError");
+    assert_eq!(
+        r.error.as_ref().unwrap().message,
+        "bad \u{FFFD} char",
+        "{r:#?}"
+    );
+    let r = ok(&s, "display({'text/plain': 'd\\ud800'}, raw=True)");
+    assert_eq!(r.display[0].plain(), Some("d\u{FFFD}"), "{r:#?}");
+    assert_alive(&s);
+}

@@ -8,12 +8,29 @@ the host's standard input, and code that replaces or closes the streams does not
 silence the next runs: ``restore`` puts them back before each.
 """
 
+import codecs
 import io
 import sys
 
 from pysession_runtime import ownership
 
 _owner = ownership.owner
+
+# Text as the host takes it: UTF-8 cannot hold a lone surrogate, which becomes one
+# U+FFFD, on both backends (the embedded host makes its strings so too).
+REPLACE = "pysession.replace"
+
+
+def _replace(error):
+    if isinstance(error, UnicodeEncodeError) and error.encoding.replace("-", "").lower() == "utf8":
+        # As bytes: the UTF-8 encoder takes only ASCII text from a handler.
+        return ("\ufffd".encode() * (error.end - error.start), error.end)
+    if isinstance(error, UnicodeEncodeError):
+        return ("?" * (error.end - error.start), error.end)
+    raise error
+
+
+codecs.register_error(REPLACE, _replace)
 
 
 class SessionStream(io.TextIOBase):
@@ -180,7 +197,7 @@ def _stream_for(fd):
     return io.TextIOWrapper(
         io.FileIO(fd, "w", closefd=False),
         encoding="utf-8",
-        errors="backslashreplace",
+        errors=REPLACE,
         line_buffering=True,
         write_through=True,
     )
@@ -190,6 +207,11 @@ class _Descriptors:
     """A subprocess's streams: descriptors 1 and 2 as the process started with them."""
 
     def __init__(self):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(errors=REPLACE)
+            except (AttributeError, ValueError):
+                pass
         self.originals = {1: sys.stdout, 2: sys.stderr}
 
     def restore(self):

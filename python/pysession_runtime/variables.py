@@ -6,7 +6,7 @@ import os
 import sys
 import types
 
-from pysession_runtime import tracebacks
+from pysession_runtime import streams, tracebacks
 
 
 def data(ns, op, name, arg, blobs=(), environment=None):
@@ -118,9 +118,9 @@ def json_default(value):
 
 def clean(value):
     """Strings as the host can take them (UTF-8 and JSON have no lone surrogates: each
-    becomes ``?``), in lists and tuples too."""
+    becomes U+FFFD), in lists and tuples too."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return value.encode("utf-8", streams.REPLACE).decode("utf-8")
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     return value

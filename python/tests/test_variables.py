@@ -66,8 +66,8 @@ class Data(unittest.TestCase):
 
 class Clean(unittest.TestCase):
     def test_clean_replaces_lone_surrogates(self):
-        self.assertEqual(variables.clean("a\udc80b"), "a?b")
-        self.assertEqual(variables.clean(["x", ("y\udc80",)]), ["x", ["y?"]])
+        self.assertEqual(variables.clean("a\udc80b"), "a\ufffdb")
+        self.assertEqual(variables.clean(["x", ("y\udc80",)]), ["x", ["y\ufffd"]])
         self.assertEqual(variables.clean(3), 3)
 
 

@@ -86,7 +86,7 @@ class Frames(unittest.TestCase):
         wire.request = 9
         wire.display([("image/png", b"png"), ("text/plain", "a\udc80")], True)
         head = json.loads(read_frame(self.replies_r))
-        self.assertEqual(head, {"id": 9, "display": [["image/png", {"blob": 0}], ["text/plain", "a?"]], "is_value": True, "blobs": 1})
+        self.assertEqual(head, {"id": 9, "display": [["image/png", {"blob": 0}], ["text/plain", "a\ufffd"]], "is_value": True, "blobs": 1})
         self.assertEqual(read_frame(self.replies_r), b"png")
 
 

@@ -1,6 +1,7 @@
 //! The Python face of a session's output capture: what `sys.stdout.write` calls in an
 //! embedded session.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -26,8 +27,7 @@ impl Sink {
     #[pyo3(signature = (stream, text, run=None))]
     fn write(&self, stream: u8, text: &Bound<'_, PyString>, run: Option<u64>) {
         let run = run.unwrap_or_else(|| self.control.current());
-        // Lone surrogates cannot be UTF-8; they arrive as replacement characters.
-        let text = text.to_string_lossy();
+        let text = utf8(text);
         self.shared.write(stream, run, Written::Text(&text));
     }
 
@@ -39,13 +39,7 @@ impl Sink {
         let parts = items.into_iter().map(|(mime, data)| {
             let payload = match data.cast::<PyBytes>() {
                 Ok(b) => Payload::Bytes(b.as_bytes().to_vec()),
-                Err(_) => Payload::Text(match data.cast::<PyString>() {
-                    Ok(s) => s.to_string_lossy().into_owned(),
-                    Err(_) => data
-                        .str()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                }),
+                Err(_) => Payload::Text(text_of(&data)),
             };
             (mime, payload)
         });
@@ -57,5 +51,71 @@ impl Sink {
     fn write_bytes(&self, stream: u8, data: &[u8], run: Option<u64>) {
         let run = run.unwrap_or_else(|| self.control.current());
         self.shared.write_bytes(stream, run, data);
+    }
+}
+
+/// Any object's text (`str()`, or the string itself) as [`utf8`] makes it.
+pub(crate) fn text_of(obj: &Bound<'_, PyAny>) -> String {
+    match obj.cast::<PyString>() {
+        Ok(s) => utf8(s).into_owned(),
+        Err(_) => obj.str().map(|s| utf8(&s).into_owned()).unwrap_or_default(),
+    }
+}
+
+/// A Python string as UTF-8, each lone surrogate (which UTF-8 cannot hold) one U+FFFD,
+/// as a subprocess session's streams write it.
+pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Cow<'a, str> {
+    if let Ok(text) = s.to_str() {
+        return Cow::Borrowed(text);
+    }
+    // `surrogatepass` gives every lone surrogate as the three bytes ED A0-BF 80-BF.
+    let bytes = match s.call_method1("encode", ("utf-8", "surrogatepass")) {
+        Ok(b) => match b.cast::<PyBytes>() {
+            Ok(b) => b.as_bytes().to_vec(),
+            Err(_) => return s.to_string_lossy(),
+        },
+        Err(_) => return s.to_string_lossy(),
+    };
+    Cow::Owned(replace_surrogates(&bytes))
+}
+
+/// UTF-8 with lone surrogates encoded in it (as `surrogatepass` writes them) made
+/// valid: one U+FFFD for each, and for each byte of anything else invalid.
+fn replace_surrogates(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(rest) => {
+                out.push_str(rest);
+                return out;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                // Valid, by `from_utf8`'s own word.
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push('\u{FFFD}');
+                let surrogate = matches!(rest, [0xED, 0xA0..=0xBF, 0x80..=0xBF, ..]);
+                let skip = if surrogate {
+                    3
+                } else {
+                    e.error_len().unwrap_or(rest.len())
+                };
+                bytes = &rest[skip.min(rest.len())..];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_surrogates;
+
+    #[test]
+    fn a_lone_surrogate_is_one_replacement_character() {
+        // "x\ud800y" as surrogatepass encodes it, then a stray continuation byte.
+        assert_eq!(replace_surrogates(b"x\xed\xa0\x80y"), "x\u{FFFD}y");
+        assert_eq!(replace_surrogates(b"a\x80b"), "a\u{FFFD}b");
+        assert_eq!(replace_surrogates("plain é".as_bytes()), "plain é");
+        assert_eq!(replace_surrogates(b"\xed\xa0"), "\u{FFFD}\u{FFFD}");
     }
 }

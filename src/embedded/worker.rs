@@ -10,13 +10,13 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict};
 
 use super::control::{ControlShared, RunControl};
 use super::cwd::{CwdTurn, Refused};
 use super::ffi;
 use super::interp::{Environment, Runtime};
-use super::sink::Sink;
+use super::sink::{text_of, Sink};
 use super::ticket::{Phase, Ticket};
 use super::watchdog::WorkerThread;
 use crate::capture::CaptureShared;
@@ -372,9 +372,9 @@ impl Context {
                 let type_name = e
                     .get_type(py)
                     .name()
-                    .map(|n| lossy(n.as_any()))
+                    .map(|n| text_of(n.as_any()))
                     .unwrap_or_default();
-                let message = lossy(e.value(py).as_any());
+                let message = text_of(e.value(py).as_any());
                 return Reply {
                     error: Some(Raised(type_name, message, String::new())),
                     ..Reply::of(ReplyStatus::Error)
@@ -383,7 +383,7 @@ impl Context {
         };
         let item = |i: usize| outcome.get_item(i).ok().filter(|v| !v.is_none());
         let status = item(0)
-            .and_then(|s| ReplyStatus::parse(&lossy(&s)))
+            .and_then(|s| ReplyStatus::parse(&text_of(&s)))
             .unwrap_or(ReplyStatus::Error);
         let mut reply = Reply::of(status);
         match item(1) {
@@ -391,23 +391,12 @@ impl Context {
             Some(v) if v.is_instance_of::<PyBytes>() => {
                 reply.blob = v.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec());
             }
-            value => reply.value = value.map(|v| lossy(&v)),
+            value => reply.value = value.map(|v| text_of(&v)),
         }
         reply.error = item(2).map(|e| {
-            let part = |i: usize| e.get_item(i).map(|p| lossy(&p)).unwrap_or_default();
+            let part = |i: usize| e.get_item(i).map(|p| text_of(&p)).unwrap_or_default();
             Raised(part(0), part(1), part(2))
         });
         reply
-    }
-}
-
-/// A Python string (or any object's `str()`) as UTF-8, lone surrogates replaced.
-fn lossy(obj: &Bound<'_, PyAny>) -> String {
-    match obj.cast::<PyString>() {
-        Ok(s) => s.to_string_lossy().into_owned(),
-        Err(_) => obj
-            .str()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
     }
 }
