@@ -299,6 +299,12 @@
 //! - **The process.** `sys.exit()`, `exit()`, `quit()` and `KeyboardInterrupt` are
 //!   error results; but `os._exit()`, a segmentation fault in C code, or `os.kill` of
 //!   the process take the host down with it (use the subprocess backend for such code).
+//!   What would do so as a matter of course is refused in a session's threads with a
+//!   `RuntimeError` that names the subprocess backend: `signal.alarm` and
+//!   `signal.setitimer` (their signals end the process), and `sys.setswitchinterval`
+//!   (one session would decide how the interpreter is shared by all). A child made by
+//!   `os.fork()` that comes back from the cell ends there; it never lingers as a copy
+//!   of the host.
 //! - **Process-wide state.** `sys.modules`, `sys.path`, environment variables,
 //!   `sys.stdout` replacements and monkey-patches are shared by all sessions; `restart`
 //!   gives a fresh namespace but imported modules stay imported. Pickling classes

@@ -662,3 +662,76 @@ fn cpu_time_with_children() -> Duration {
     }
     total
 }
+
+#[test]
+fn an_alarm_cannot_end_the_host_and_a_subprocess_says_what_ended_it() {
+    let s = session();
+    ok(&s, "kept = 'yes'");
+    if subprocess() {
+        // The child's own process: the alarm ends it, and the next call says so.
+        ok(&s, "import signal\nsignal.alarm(1)");
+        std::thread::sleep(Duration::from_millis(1500));
+        let r = run(&s, "1");
+        assert_eq!(r.status, Status::Restarted, "{r:#?}");
+        assert!(
+            r.error.as_ref().unwrap().message.contains("SIGALRM")
+                || r.error.as_ref().unwrap().message.contains("signal 14"),
+            "{r:#?}"
+        );
+    } else {
+        for code in [
+            "import signal\nsignal.alarm(1)",
+            "import signal\nsignal.setitimer(signal.ITIMER_REAL, 0.5)",
+        ] {
+            let r = raises(&s, code, "RuntimeError");
+            let m = &r.error.as_ref().unwrap().message;
+            assert!(
+                m.contains("host process") && m.contains("Backend::Subprocess"),
+                "{m}"
+            );
+        }
+        // Had it gone off, this process would be gone by now.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    }
+    assert_alive(&s);
+}
+
+#[test]
+fn a_session_cannot_change_how_the_embedded_interpreter_is_shared() {
+    let s = session();
+    let code = "import sys\nsys.setswitchinterval(1000)\nsys.getswitchinterval()";
+    if subprocess() {
+        // Its own interpreter: its own to tune.
+        assert_eq!(value(&s, code).as_deref(), Some("1000.0"));
+    } else {
+        let r = raises(&s, code, "RuntimeError");
+        assert!(
+            r.error
+                .as_ref()
+                .unwrap()
+                .message
+                .contains("switch interval"),
+            "{r:#?}"
+        );
+        assert_eq!(
+            value(&s, "sys.getswitchinterval()").as_deref(),
+            Some("0.005")
+        );
+    }
+    assert_alive(&s);
+}
+
+#[test]
+fn a_forked_child_that_returns_from_the_cell_ends_instead_of_lingering() {
+    let s = session();
+    let code = "import os\npid = os.fork()\nif pid == 0:\n    in_child = True\nelse:\n    \
+                _, status = os.waitpid(pid, 0)\nstatus";
+    let r = s
+        .execute_with_timeout(code, Duration::from_secs(10))
+        .expect("execute");
+    assert_eq!(r.status, Status::Ok, "{r:#?}");
+    assert_eq!(r.value.as_deref(), Some("0"), "{r:#?}");
+    raises(&s, "in_child", "NameError");
+    assert_alive(&s);
+}

@@ -138,6 +138,45 @@ def add_site_dir(path):
     sys.path[:] = rest[:at] + added + rest[at:]
 
 
+def _refused(what, why):
+    """A process-wide call that one embedded session must not make for all: refused in
+    a session's threads, the host's own elsewhere."""
+    original = getattr(_refused_module(what), what.rsplit(".", 1)[1])
+
+    def refuse(*args, **kwargs):
+        if _owner() is None:
+            return original(*args, **kwargs)
+        raise RuntimeError(
+            f"{what}() is not available in an embedded session: {why}. Code that needs it "
+            "belongs in a subprocess session (Backend::Subprocess), a process of its own"
+        )
+
+    refuse.__name__ = original.__name__
+    refuse.__doc__ = original.__doc__
+    return refuse
+
+
+def _refused_module(what):
+    import signal
+
+    return {"signal": signal, "sys": sys}[what.split(".", 1)[0]]
+
+
+# What an embedded session shares with the host and every other session, and so may
+# not change for them.
+_PROCESS_WIDE = (
+    ("signal.alarm", "its SIGALRM goes to the whole host process, which it ends"),
+    ("signal.setitimer", "its signals go to the whole host process, which they end"),
+    ("sys.setswitchinterval", "the switch interval is how the host's one interpreter is shared among all sessions"),
+)
+
+
+def _refuse_process_wide():
+    for what, why in _PROCESS_WIDE:
+        module = _refused_module(what)
+        setattr(module, what.rsplit(".", 1)[1], _refused(what, why))
+
+
 def import_from_working_directory():
     """Like ``python`` and notebooks: modules in the working directory import."""
     if "" not in sys.path:
@@ -152,6 +191,7 @@ def install(executable=None, guess=True):
     time.sleep = _sleep
     threading.Thread.start = _thread_start
     os.chdir = _chdir
+    _refuse_process_wide()
     if not getattr(sys, "argv", None):
         sys.argv = [""]
     import_from_working_directory()

@@ -78,6 +78,10 @@ class SessionState:
         filename = cells.next_filename()
         try:
             outcome = cells.run_cell(self, code, filename)
+            if os.getpid() != _PID:
+                # A child that `os.fork()` made came back from the cell: the session is
+                # its parent's, and nothing waits for this copy; it ends here.
+                os._exit(0)
             if "matplotlib.pyplot" in sys.modules:
                 figures.flush_figures(self)
             return outcome
@@ -104,6 +108,10 @@ class SessionState:
                 figures.flush_figures(self, render=False)
             except Exception:
                 pass
+
+
+# The process the runtime was loaded in.
+_PID = os.getpid()
 
 
 def _fresh_namespace():
