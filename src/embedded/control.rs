@@ -32,6 +32,9 @@ pub(crate) struct ControlShared {
     escalated: AtomicU64,
     /// Where the session's own `os.chdir` moved it, if it did.
     moved_to: Mutex<Option<PathBuf>>,
+    /// When an interruptible wait (`time.sleep`) last returned for a stop: that stop
+    /// is on its way, and the watchdog need not raise one more on top of it at once.
+    woken: Mutex<Option<Instant>>,
     wake: Mutex<()>,
     cv: Condvar,
 }
@@ -97,12 +100,19 @@ impl ControlShared {
             .take()
     }
 
+    /// True when an interruptible wait returned for a stop less than `within` ago.
+    pub(crate) fn woken_within(&self, within: Duration) -> bool {
+        let woken = *self.woken.lock().unwrap_or_else(|p| p.into_inner());
+        woken.is_some_and(|t| t.elapsed() < within)
+    }
+
     /// Waits up to `duration`, returning early (true) if the run is asked to stop.
     fn wait(&self, duration: Duration) -> bool {
         let deadline = Instant::now().checked_add(duration);
         let mut guard = self.wake.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if self.stop_requested() {
+                *self.woken.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 return true;
             }
             let now = Instant::now();

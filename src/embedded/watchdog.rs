@@ -123,8 +123,14 @@ fn watch(rx: Receiver<Target>) {
                 // leaves Running: so a stop never lands after the run is over.
                 let ident = t.worker.ident.load(Ordering::Acquire);
                 if ident != 0 && t.live() {
-                    ffi::set_async_exc(py, ident, exc);
                     t.rounds += 1;
+                    // A sleep that the stop woke raises the first stop itself: one more
+                    // raised at once would land in the code that handles it (a print, a
+                    // cleanup). From the next round on, stops are raised as ever.
+                    if t.rounds == 1 && t.control.woken_within(REPEAT) {
+                        continue;
+                    }
+                    ffi::set_async_exc(py, ident, exc);
                     // Code that keeps catching the exception meets it again at each new
                     // line. Not at once: cleanup that runs as the stop unwinds (`finally`,
                     // `with`) gets a few rounds to finish undisturbed.
