@@ -344,11 +344,15 @@
 //!   whole: `os.write(1, ...)`, C `printf`, child processes. Markers with a random token
 //!   around each request put each byte in the result of the execute that wrote it, in
 //!   order with Python-level prints; bytes written between executes are background
-//!   output. Unlike the embedded backend, a write cannot be traced to the thread that
+//!   output. The markers go to copies of the descriptors taken at start, so a file
+//!   that gets descriptor 1 after `os.close(1)` never receives them, and the token is
+//!   kept out of `__main__`; code that digs it out of the runtime's own frames can
+//!   forge a marker, which misfiles its own session's output and nothing else. Unlike the embedded backend, a write cannot be traced to the thread that
 //!   made it: output that a thread started by an earlier execute writes *during* a
 //!   later one counts as that later execute's own.
 //! - **Timeouts that always work.** At the deadline the child gets SIGINT (again every
-//!   50 ms; from the third on, every new line of the user's code raises the stop too;
+//!   50 ms, with SIGINT unblocked and its handler put back before each request; from
+//!   the third on, every new line of the user's code raises the stop too;
 //!   each names its request, so one that arrives before its request began stops it as
 //!   it begins, and a late one never lands in the next request),
 //!   so `time.sleep`, blocking reads and busy loops stop with state kept. After the

@@ -911,3 +911,49 @@ fn processes_that_left_the_session_group_end_at_restart_and_at_stop() {
     s.start().expect("start again");
     assert_alive(&s);
 }
+
+#[test]
+fn a_blocked_sigint_does_not_turn_the_next_timeouts_into_restarts() {
+    let s = sub_session();
+    ok(
+        &s,
+        "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\nkept = 1",
+    );
+    let (r, _) = timed(&s, "while True:\n    pass", Duration::from_millis(200));
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert_eq!(value(&s, "kept").as_deref(), Some("1"));
+    assert_alive(&s);
+}
+
+#[test]
+fn a_file_that_takes_descriptor_1_never_receives_the_hosts_markers() {
+    let s = sub_session();
+    let dir = temp_dir("fd1");
+    let path = dir.join("mine.txt");
+    ok(
+        &s,
+        &format!(
+            "import os\nos.close(1)\nf = open({}, 'w')\nassert f.fileno() == 1",
+            py_str(path.to_str().unwrap())
+        ),
+    );
+    ok(&s, "f.write('mine')\nf.flush()");
+    ok(&s, "f.close()");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read the file"),
+        "mine"
+    );
+    assert_alive(&s);
+}
+
+#[test]
+fn the_marker_token_is_not_left_where_the_users_code_looks() {
+    let s = sub_session();
+    let left = value(
+        &s,
+        "import sys\nm = sys.modules['__main__']\n\
+         sorted(k for k, v in vars(m).items() if isinstance(v, (str, bytes)) and not k.startswith('__'))",
+    );
+    assert_eq!(left.as_deref(), Some("[]"));
+    assert_alive(&s);
+}

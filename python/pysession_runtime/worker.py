@@ -264,13 +264,17 @@ def main(token):
     display.install()
     figures.install()
 
+    # Markers go to copies of descriptors 1 and 2 as the process started with them:
+    # code that closes 1 and opens a file (which then gets descriptor 1) must not find
+    # them in its file.
+    marked = [os.dup(1), os.dup(2)]
+
     def mark(kind, ident):
         marker = f"\0pysession:{token}:{kind}:{ident}\0".encode()
-        for fd in (1, 2):
+        for fd in marked:
             try:
                 _write_all(fd, marker)
             except OSError:
-                # The code closed the descriptor; the host sees its end instead.
                 pass
 
     while True:
@@ -281,8 +285,10 @@ def main(token):
         ident = request["id"]
         op = request["op"]
         streams.restore()
-        # Code (or a library) may have replaced the handler; stops must keep working.
+        # Code (or a library) may have replaced the handler or blocked the signal; stops
+        # must keep working.
         signal.signal(signal.SIGINT, on_sigint)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         mark("start", ident)
         interrupts = 0
         wire.request = ident

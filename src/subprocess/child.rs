@@ -24,41 +24,44 @@ use crate::protocol::{Raised, Reply, ReplyStatus, Request};
 use crate::result::{DisplayData, Payload};
 use crate::runtime;
 
-/// Reads the token, the runtime's constants and its modules (name, file name, source;
+/// In a function, so that nothing it reads (the marker token above all) is left in
+/// `__main__` for the user's code to find. Reads the token, the runtime's constants and its modules (name, file name, source;
 /// [`runtime::SCRIPTS`]) from descriptor 3, loads the modules in their order into the
 /// package made first, hands the first (`config`) the constants, and hands over to
 /// the loop of the module named by its one argument, [`runtime::WORKER_MODULE`] (which
 /// puts the name of the runtime on the child's command line).
 const BOOT: &str = "\
 import os, sys, types
-if sys.path and sys.path[0] == '':
-    del sys.path[0]
-for d in (3, 4, 5):
-    os.set_inheritable(d, False)
-def r(n):
-    b = b''
-    while len(b) < n:
-        c = os.read(3, n - len(b))
-        if not c:
-            sys.exit(0)
-        b += c
-    return b
-def f():
-    return r(int.from_bytes(r(4), 'little')).decode()
-t = f()
-c = f()
-for i in range(int(f())):
-    n, p, s = f(), f(), f()
-    m = types.ModuleType(n)
-    sys.modules[n] = m
-    up, _, stem = n.rpartition('.')
-    if up not in sys.modules:
-        sys.modules[up] = types.ModuleType(up)
-    setattr(sys.modules[up], stem, m)
-    exec(compile(s, p, 'exec'), m.__dict__)
-    if i == 0:
-        m.configure(c)
-sys.modules[sys.argv.pop(1)].main(t)
+def boot():
+    if sys.path and sys.path[0] == '':
+        del sys.path[0]
+    for d in (3, 4, 5):
+        os.set_inheritable(d, False)
+    def r(n):
+        b = b''
+        while len(b) < n:
+            c = os.read(3, n - len(b))
+            if not c:
+                sys.exit(0)
+            b += c
+        return b
+    def f():
+        return r(int.from_bytes(r(4), 'little')).decode()
+    t = f()
+    c = f()
+    for i in range(int(f())):
+        n, p, s = f(), f(), f()
+        m = types.ModuleType(n)
+        sys.modules[n] = m
+        up, _, stem = n.rpartition('.')
+        if up not in sys.modules:
+            sys.modules[up] = types.ModuleType(up)
+        setattr(sys.modules[up], stem, m)
+        exec(compile(s, p, 'exec'), m.__dict__)
+        if i == 0:
+            m.configure(c)
+    sys.modules[sys.argv.pop(1)].main(t)
+boot()
 ";
 
 /// How to start a child.
