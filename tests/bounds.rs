@@ -101,3 +101,40 @@ fn dropping_a_session_interrupts_submitted_code_instead_of_waiting_for_it() {
     assert!(matches!(queued.wait(), Err(pysession::Error::NotRunning)));
     assert_alive(&session());
 }
+
+#[test]
+fn an_interpreter_that_never_answers_fails_the_start_in_time_and_leaves_nothing_running() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("mute");
+    let script = dir.join("python3");
+    // A stand-in that never answers, with a child of its own.
+    std::fs::write(&script, "#!/bin/sh\nsleep 7777\nexit 0\n").expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let timeout = std::time::Duration::from_millis(500);
+    let begun = std::time::Instant::now();
+    let started = builder()
+        .python_executable(&script)
+        .timeout(timeout)
+        .warm_spare(false)
+        .start();
+    let took = begun.elapsed();
+    let e = started.expect_err("it cannot start");
+    assert!(took < timeout + GRACE + SLACK, "start took {took:?}: {e}");
+    assert!(
+        matches!(e, pysession::Error::Config(_) | pysession::Error::Busy(_)),
+        "{e:?}"
+    );
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .expect("read /proc")
+            .flatten()
+            .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+            .any(|c| c == b"sleep\x007777\x00")
+    };
+    let begun = std::time::Instant::now();
+    while sleeping() && begun.elapsed() < std::time::Duration::from_secs(3) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!sleeping(), "the stand-in's child is still running");
+    assert_alive(&session());
+}

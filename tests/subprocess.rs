@@ -841,13 +841,13 @@ fn a_child_that_died_between_requests_is_named_so_and_the_code_did_not_run() {
         &s,
         "import os, threading\nthreading.Timer(0.1, lambda: os.kill(os.getpid(), 9)).start()",
     );
-    let begun = Instant::now();
-    while Path::new(&format!("/proc/{old_pid}/status")).exists()
-        && proc_stat(old_pid).is_some_and(|(state, _)| state != 'Z')
-        && begun.elapsed() < Duration::from_secs(10)
-    {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // Until it is a zombie: dead, and not yet reaped by the session.
+    assert!(
+        wait_for(Duration::from_secs(10), || proc_stat(old_pid)
+            .is_some_and(|(state, _)| state == 'Z')),
+        "the child {old_pid} did not die: {:?}",
+        proc_stat(old_pid)
+    );
     let r = run(&s, "ran = True");
     let m = assert_restarted(&r);
     assert!(m.contains("had ended before this code was sent"), "{m}");

@@ -15,8 +15,10 @@ from pysession_runtime.ownership import StopExecution
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _CO_COROUTINE = 0x80
 _cell_counter = iter(range(1, 1 << 62))
-# Characters of cell source a session keeps for tracebacks.
+# Cell sources a session keeps for tracebacks: at most this many characters and this
+# many cells (each kept cell costs a few hundred bytes besides its text).
 SOURCE_BUDGET = 16 << 20
+SOURCE_CELLS = 1000
 # Values of these types have no representation but their repr: the common case, which
 # skips the look for representation methods.
 _PLAIN_TYPES = frozenset(
@@ -111,12 +113,15 @@ def _nothing():
 
 
 def remember_source(state, filename, code):
-    """Tracebacks show the lines of cells; the oldest are forgotten past a budget."""
+    """Tracebacks show the lines of cells; the oldest are forgotten past a budget of
+    characters and of cells."""
     lines = code.splitlines(keepends=True)
     linecache.cache[filename] = (len(code), None, lines, filename)
     state.filenames.append(filename)
     state.source_bytes += len(code)
-    while state.source_bytes > SOURCE_BUDGET and len(state.filenames) > 1:
+    while (state.source_bytes > SOURCE_BUDGET or len(state.filenames) > SOURCE_CELLS) and len(
+        state.filenames
+    ) > 1:
         old = state.filenames.popleft()
         entry = linecache.cache.pop(old, None)
         if entry is not None:

@@ -103,6 +103,13 @@ class RunCell(unittest.TestCase):
         finally:
             cells.SOURCE_BUDGET = saved
 
+    def test_tiny_cells_are_bounded_by_their_number_too(self):
+        for _ in range(cells.SOURCE_CELLS + 200):
+            self.run_cell("x = 1")
+        self.assertEqual(len(self.state.filenames), cells.SOURCE_CELLS)
+        kept = [name for name in self.state.filenames if name in linecache.cache]
+        self.assertEqual(len(kept), cells.SOURCE_CELLS)
+
     def test_a_rich_value_is_displayed_as_the_value_and_a_plain_one_is_not(self):
         class H:
             def _repr_html_(self):

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyModule, PyType};
+use rustix::process::{Pid, Signal};
 
 use super::ffi;
 use crate::error::Error;
@@ -124,8 +125,9 @@ pub(crate) struct Environment {
 }
 
 /// Makes the packages of the environment of `python` importable in this interpreter,
-/// after checking that it is the same Python version.
-pub(crate) fn use_environment(python: &Path) -> Result<Environment, Error> {
+/// after checking that it is the same Python version; `python` gets `timeout` (the
+/// session's) to say which it is.
+pub(crate) fn use_environment(python: &Path, timeout: Duration) -> Result<Environment, Error> {
     let rt = runtime()?;
     if !python.exists() {
         return Err(Error::NotFound {
@@ -135,7 +137,7 @@ pub(crate) fn use_environment(python: &Path) -> Result<Environment, Error> {
     }
     let probe = "import json, site, sys; print(json.dumps([sys.version_info[0], \
                  sys.version_info[1], site.getsitepackages(), sys.executable, sys.prefix]))";
-    let out = probe_output(python, probe)?;
+    let out = probe_output(python, probe, timeout.min(PROBE_TIMEOUT))?;
     let (major, minor, dirs, executable, prefix): (u8, u8, Vec<PathBuf>, PathBuf, PathBuf) =
         serde_json::from_slice(&out).map_err(|e| {
             Error::Config(format!(
@@ -184,12 +186,15 @@ pub(crate) fn use_environment(python: &Path) -> Result<Environment, Error> {
     Ok(environment)
 }
 
-/// How long `python_executable` gets to report its version and paths.
+/// The most `python_executable` gets to report its version and paths, whatever the
+/// session's timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Runs `python -I -c probe` and returns its standard output, or a clear error when it
-/// fails or does not answer in time.
-fn probe_output(python: &Path, probe: &str) -> Result<Vec<u8>, Error> {
+/// fails or does not answer within `timeout`; then it is killed with everything it
+/// started (it runs in a process group of its own).
+fn probe_output(python: &Path, probe: &str, timeout: Duration) -> Result<Vec<u8>, Error> {
+    use std::os::unix::process::CommandExt;
     let fail =
         |what: String| Error::Config(format!("python_executable {}: {what}", python.display()));
     let mut child = Command::new(python)
@@ -197,20 +202,25 @@ fn probe_output(python: &Path, probe: &str) -> Result<Vec<u8>, Error> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| fail(format!("cannot be run: {e}")))?;
     let begun = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if begun.elapsed() < PROBE_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
+            Ok(None) if begun.elapsed() < timeout => std::thread::sleep(Duration::from_millis(5)),
             Ok(None) => {
+                // The group: a wrapper script's own children go too. Not reaped yet,
+                // so its id is still this group's.
+                if let Some(group) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+                    let _ = rustix::process::kill_process_group(group, Signal::KILL);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(fail(format!(
-                    "did not report its version within {PROBE_TIMEOUT:?}"
+                    "did not report its version within {}",
+                    crate::config::human(timeout)
                 )));
             }
             Err(e) => return Err(fail(format!("cannot be waited for: {e}"))),

@@ -80,7 +80,7 @@ impl Embedded {
         }
         let rt = interp::runtime()?;
         let environment = match &config.python_executable {
-            Some(python) => Some(interp::use_environment(python)?),
+            Some(python) => Some(interp::use_environment(python, config.timeout)?),
             None => None,
         };
         let working_directory = resolve_working_directory(config.working_directory.as_deref())?;

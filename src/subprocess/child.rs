@@ -173,8 +173,13 @@ pub(crate) struct ChildProcess {
 }
 
 impl ChildProcess {
-    /// Starts a child whose output goes to `sink`.
-    pub(crate) fn spawn(cfg: &ChildConfig, sink: Arc<CaptureShared>) -> Result<Self, Error> {
+    /// Starts a child whose output goes to `sink`, handing it the runtime by `deadline`
+    /// (a child that does not read it is then left to fail its first request).
+    pub(crate) fn spawn(
+        cfg: &ChildConfig,
+        sink: Arc<CaptureShared>,
+        deadline: Instant,
+    ) -> Result<Self, Error> {
         let io_err =
             |e: std::io::Error| Error::Config(format!("cannot start a Python process: {e}"));
         // Else a missing directory would read as a missing interpreter: both are NotFound.
@@ -253,7 +258,6 @@ impl ChildProcess {
             output_limit: cfg.output_limit,
             stops,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
         let count = runtime::SCRIPTS.len().to_string();
         let head = [token.as_str(), runtime::constants_json(), &count];
         let scripts = runtime::SCRIPTS

@@ -69,7 +69,10 @@ impl Recipe {
             output: 4096,
             display: 0,
         });
-        let mut child = ChildProcess::spawn(&self.child, private.clone())?;
+        // Handing over the runtime counts against the startup's own timeout.
+        let begun = Instant::now();
+        let deadline = begun + self.timeout.min(Duration::from_secs(10));
+        let mut child = ChildProcess::spawn(&self.child, private.clone(), deadline)?;
         if spare {
             *self.spare_killer.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.killer());
         }
@@ -84,7 +87,7 @@ impl Recipe {
                 },
                 &[],
             ),
-            self.timeout,
+            self.timeout.saturating_sub(begun.elapsed()),
             self.grace,
             RunKind::Startup,
             &crossbeam_channel::never(),
