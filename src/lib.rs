@@ -96,7 +96,7 @@
 //! even `except BaseException: pass` loops end. Library code is not stopped line by
 //! line, so its `finally` blocks and `with` exits complete. `time.sleep` returns at
 //! once when the run is stopped, and a session waiting in its event loop (top-level
-//! `await`) is woken up. However short the timeout, code still running at its
+//! `await`), or in a loop of its own (`asyncio.run`), is woken up. However short the timeout, code still running at its
 //! deadline is stopped: the embedded backend's watchdog asks for the interpreter within
 //! 100 µs, not the 5 ms switch interval. The result has status [`Status::Timeout`], the output so far,
 //! a traceback of where the user's code was, and the session's state is kept.
@@ -304,7 +304,9 @@
 //!   `signal.setitimer` (their signals end the process), and `sys.setswitchinterval`
 //!   (one session would decide how the interpreter is shared by all). A child made by
 //!   `os.fork()` that comes back from the cell ends there; it never lingers as a copy
-//!   of the host.
+//!   of the host. The runtime's hooks (`time.sleep`, `threading.Thread.start`, the
+//!   record of running event loops) are put back whenever code imports those modules
+//!   again or reloads them.
 //! - **Process-wide state.** `sys.modules`, `sys.path`, environment variables,
 //!   `sys.stdout` replacements and monkey-patches are shared by all sessions; `restart`
 //!   gives a fresh namespace but imported modules stay imported. Pickling classes

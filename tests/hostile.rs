@@ -735,3 +735,55 @@ fn a_forked_child_that_returns_from_the_cell_ends_instead_of_lingering() {
     raises(&s, "in_child", "NameError");
     assert_alive(&s);
 }
+
+#[test]
+fn asyncio_run_under_a_timeout_is_stopped_like_a_top_level_await() {
+    let s = session();
+    ok(&s, "kept = 'yes'");
+    let (r, took) = timed(
+        &s,
+        "import asyncio\nasyncio.run(asyncio.sleep(100))",
+        Duration::from_millis(300),
+    );
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert!(
+        took < Duration::from_millis(300) + GRACE + SLACK,
+        "{took:?}"
+    );
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}
+
+#[test]
+fn importing_time_and_threading_again_keeps_sleeps_stoppable_and_threads_owned() {
+    let s = session();
+    ok(&s, "kept = 'yes'");
+    ok(
+        &s,
+        "import sys, importlib\ndel sys.modules['time']\nimport time\nimport threading\n\
+         importlib.reload(threading)",
+    );
+    let (r, _) = timed(
+        &s,
+        "import time\ntime.sleep(100)",
+        Duration::from_millis(300),
+    );
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    let r = ok(
+        &s,
+        "import threading\nt = threading.Thread(target=lambda: print('from the thread'))\n\
+         t.start()\nt.join()",
+    );
+    assert_eq!(r.stdout, "from the thread\n", "{r:#?}");
+    // Another session sees the same: the modules are the process's.
+    let other = session();
+    let (r, _) = timed(
+        &other,
+        "import time\ntime.sleep(100)",
+        Duration::from_millis(300),
+    );
+    assert_eq!(r.status, Status::Timeout, "{r:#?}");
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+    assert_alive(&other);
+}

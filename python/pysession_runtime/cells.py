@@ -9,7 +9,7 @@ loop, or None), ``filenames`` and ``source_bytes`` (the cell sources it keeps).
 import ast
 import linecache
 
-from pysession_runtime import config, display, ownership, tracebacks
+from pysession_runtime import config, display, hooks, ownership, tracebacks
 from pysession_runtime.ownership import StopExecution
 
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -103,9 +103,11 @@ def wake_loop(ident):
     """Called by the host while it stops a run: a session waiting in its event loop
     (top-level ``await``) wakes up, so the stop can be raised."""
     owner = ownership.owner_of(ident)
-    loop = owner[0].loop if owner is not None else None
-    if loop is not None and loop.is_running():
-        loop.call_soon_threadsafe(_nothing)
+    # The session's own loop (top-level `await`), or one the code runs in that thread
+    # (`asyncio.run`).
+    for loop in (owner[0].loop if owner is not None else None, hooks.running_loops.get(ident)):
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(_nothing)
 
 
 def _nothing():

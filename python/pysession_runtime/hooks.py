@@ -22,7 +22,6 @@ _owner = ownership.owner
 _original_input = builtins.input
 _real_sleep = time.sleep
 _real_chdir = os.chdir
-_original_thread_start = threading.Thread.start
 
 
 def session_input(prompt=""):
@@ -50,7 +49,21 @@ def _chdir(path):
         owner[0].control.moved_to(os.getcwd())
 
 
-def _thread_start(self):
+def _owning(start):
+    """``Thread.start`` that gives the new thread to the session that starts it."""
+    if getattr(start, "_pysession_owning", False):
+        return start
+
+    def owned_start(self):
+        _give_to_owner(self)
+        return start(self)
+
+    owned_start._pysession_owning = True
+    owned_start.__doc__ = start.__doc__
+    return owned_start
+
+
+def _give_to_owner(self):
     owner = _owner()
     if owner is not None:
         state, started_by = owner
@@ -65,7 +78,6 @@ def _thread_start(self):
             ownership.run_owned(owner, run)
 
         self.run = _owned_run
-    return _original_thread_start(self)
 
 
 def _per_session(name):
@@ -183,13 +195,93 @@ def import_from_working_directory():
         sys.path.insert(0, "")
 
 
+# The event loop each thread runs (asyncio's own record of it is thread-local, where the
+# host, stopping a run, cannot see it).
+running_loops = {}
+
+
+def _tracking(set_running_loop):
+    """``asyncio.events._set_running_loop`` that also records the loop by thread."""
+    if getattr(set_running_loop, "_pysession_tracking", False):
+        return set_running_loop
+
+    def tracked(loop):
+        ident = threading.get_ident()
+        if loop is None:
+            running_loops.pop(ident, None)
+        else:
+            running_loops[ident] = loop
+        return set_running_loop(loop)
+
+    tracked._pysession_tracking = True
+    return tracked
+
+
+def _hook_time(module):
+    module.sleep = _sleep
+
+
+def _hook_threading(module):
+    module.Thread.start = _owning(module.Thread.start)
+
+
+def _hook_asyncio_events(module):
+    module._set_running_loop = _tracking(module._set_running_loop)
+
+
+# Modules whose functions sessions must reach hooked, each time the module is executed:
+# imported again after `del sys.modules[...]`, or `importlib.reload`ed.
+_MODULE_HOOKS = {"time": _hook_time, "threading": _hook_threading, "asyncio.events": _hook_asyncio_events}
+
+
+class _HookedLoader:
+    """Runs a module's own loader, then its hook."""
+
+    def __init__(self, loader, hook):
+        self._loader = loader
+        self._hook = hook
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._hook(module)
+
+
+class _HookingFinder:
+    """A ``sys.meta_path`` entry that sees the hooked modules being (re)imported."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        hook = _MODULE_HOOKS.get(fullname)
+        if hook is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _HookedLoader(spec.loader, hook)
+        return spec
+
+
 def install(executable=None, guess=True):
     """Every hook of an embedded interpreter, and its routing streams; once per process."""
     set_executable(executable, guess)
     streams.route_by_thread()
     builtins.input = session_input
-    time.sleep = _sleep
-    threading.Thread.start = _thread_start
+    for name, hook in _MODULE_HOOKS.items():
+        if name in sys.modules:
+            hook(sys.modules[name])
+    if not any(isinstance(f, _HookingFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _HookingFinder())
     os.chdir = _chdir
     _refuse_process_wide()
     if not getattr(sys, "argv", None):

@@ -46,16 +46,39 @@ class Hooks(unittest.TestCase):
         ownership.bind_thread(self.state)
         seen = []
         t = threading.Thread(target=lambda: seen.append(ownership.owner()))
-        hooks._thread_start(t)
+        hooks._owning(threading.Thread.start)(t)
         t.join()
         self.assertEqual(seen, [(self.state, 5)])
 
     def test_a_thread_the_host_starts_stays_the_hosts(self):
         seen = []
         t = threading.Thread(target=lambda: seen.append(ownership.owner()))
-        hooks._thread_start(t)
+        hooks._owning(threading.Thread.start)(t)
         t.join()
         self.assertEqual(seen, [None])
+
+    def test_a_module_imported_again_or_reloaded_is_hooked_again(self):
+        import importlib
+        import types
+
+        calls = []
+        saved = dict(hooks._MODULE_HOOKS)
+        self.addCleanup(hooks._MODULE_HOOKS.update, saved)
+        hooks._MODULE_HOOKS["json.tool"] = lambda m: calls.append(m)
+        finder = hooks._HookingFinder()
+        sys.meta_path.insert(0, finder)
+        self.addCleanup(sys.meta_path.remove, finder)
+        sys.modules.pop("json.tool", None)
+        self.addCleanup(sys.modules.pop, "json.tool", None)
+        import json.tool as first
+
+        importlib.reload(first)
+        self.assertEqual(calls, [first, first])
+        self.assertIsInstance(first, types.ModuleType)
+
+    def test_thread_start_is_wrapped_once(self):
+        once = hooks._owning(threading.Thread.start)
+        self.assertIs(hooks._owning(once), once)
 
     def test_the_working_directory_is_importable_once(self):
         saved = list(sys.path)
