@@ -787,3 +787,40 @@ fn importing_time_and_threading_again_keeps_sleeps_stoppable_and_threads_owned()
     assert_alive(&s);
     assert_alive(&other);
 }
+
+#[test]
+fn an_import_held_by_abandoned_code_fails_clearly_in_other_sessions_and_keeps_their_state() {
+    let dir = temp_dir("held-import");
+    // Blocks where no stop can land (select() in C, the interpreter lock released), but
+    // only while the file `block` is there.
+    std::fs::write(
+        dir.join("held_module.py"),
+        "import os, select\nif os.path.exists('block'):\n    select.select([], [], [], 30)\nloaded = True\n",
+    )
+    .expect("write the module");
+    std::fs::write(dir.join("block"), "").expect("write the flag");
+    let a = builder().working_directory(&dir).start().expect("start a");
+    let b = builder().working_directory(&dir).start().expect("start b");
+    ok(&b, "kept = 'yes'");
+    let (r, _) = timed(&a, "import held_module", Duration::from_millis(300));
+    // A subprocess's select() is cut short by SIGINT; the embedded one cannot be.
+    let expected = if subprocess() {
+        Status::Timeout
+    } else {
+        Status::Restarted
+    };
+    assert_eq!(r.status, expected, "{r:#?}");
+    std::fs::remove_file(dir.join("block")).expect("remove the flag");
+    let r = run(&b, "import held_module");
+    if subprocess() {
+        // A process of its own: the module imports there as it would anywhere.
+        assert_eq!(r.status, Status::Ok, "{r:#?}");
+    } else {
+        assert_eq!(r.status, Status::Error, "{r:#?}");
+        let e = r.error.as_ref().unwrap();
+        assert_eq!(e.type_name, "ImportError", "{e:?}");
+        assert!(e.message.contains("given up on"), "{e:?}");
+    }
+    assert_eq!(value(&b, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&b);
+}

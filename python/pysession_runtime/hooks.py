@@ -272,6 +272,35 @@ class _HookingFinder:
         return spec
 
 
+def _guard_module_locks():
+    """An import that would wait for a module that code given up on is importing (its
+    top level blocked where it cannot be stopped) fails at once with an ImportError
+    that says so, rather than block until the session is given up on too."""
+    import _frozen_importlib as bootstrap
+
+    lock_class = bootstrap._ModuleLock
+    acquire = lock_class.acquire
+    if getattr(acquire, "_pysession_guarded", False):
+        return
+
+    def guarded_acquire(self):
+        owner = self.owner
+        if owner is not None and owner != threading.get_ident():
+            control = ownership.control()
+            abandoned = getattr(control, "abandoned_threads", None)
+            if abandoned is not None and owner in abandoned():
+                raise ImportError(
+                    f"module {self.name!r} cannot be imported now: code that was given up on "
+                    "(it never returned) is importing it, and the import finishes only when "
+                    "that code returns. Nothing else is lost: the session's state is kept.",
+                    name=self.name,
+                )
+        return acquire(self)
+
+    guarded_acquire._pysession_guarded = True
+    lock_class.acquire = guarded_acquire
+
+
 def install(executable=None, guess=True):
     """Every hook of an embedded interpreter, and its routing streams; once per process."""
     set_executable(executable, guess)
@@ -284,6 +313,7 @@ def install(executable=None, guess=True):
         sys.meta_path.insert(0, _HookingFinder())
     os.chdir = _chdir
     _refuse_process_wide()
+    _guard_module_locks()
     if not getattr(sys, "argv", None):
         sys.argv = [""]
     import_from_working_directory()

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::watchdog::WorkerThread;
+use super::thread::WorkerThread;
 use crate::config::human;
 
 struct Entry {
@@ -84,4 +84,15 @@ impl Holder {
             ),
         }
     }
+}
+
+/// The `threading.get_ident()` of every thread whose code was given up on and is
+/// still in the interpreter.
+pub(crate) fn idents() -> Vec<u64> {
+    let mut list = lock();
+    list.retain(|e| !e.thread.exited.load(Ordering::Acquire));
+    list.iter()
+        .map(|e| e.thread.ident.load(Ordering::Acquire))
+        .filter(|&i| i != 0)
+        .collect()
 }

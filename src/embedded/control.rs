@@ -158,6 +158,12 @@ impl RunControl {
         Ok(())
     }
 
+    /// The threads whose code was given up on and is still in the interpreter (their
+    /// `threading.get_ident()`), so that the runtime can tell what they hold.
+    fn abandoned_threads(&self) -> Vec<u64> {
+        super::abandoned::idents()
+    }
+
     fn current_run(&self) -> u64 {
         self.shared.current()
     }

@@ -7,6 +7,7 @@ mod cwd;
 mod ffi;
 mod interp;
 mod sink;
+mod thread;
 mod ticket;
 mod watchdog;
 mod worker;
@@ -43,7 +44,7 @@ struct InFlight {
     timeout: Duration,
     /// When the caller stops waiting for the code: `timeout` after the call began.
     deadline: Option<Instant>,
-    thread: Arc<watchdog::WorkerThread>,
+    thread: Arc<thread::WorkerThread>,
     control: Arc<control::ControlShared>,
 }
 

@@ -5,7 +5,7 @@
 //! Raising needs the interpreter, which code stuck in C may hold; so nobody waits on
 //! the watchdog. Callers decide when to give up on their own clocks.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use super::control::{ControlShared, StopTracer};
 use super::ffi;
 use super::interp;
+use super::thread::WorkerThread;
 use super::ticket::{Phase, Ticket};
 
 /// How often a stop is raised again while the code keeps going.
@@ -27,19 +28,6 @@ const REPEAT_ABANDONED: Duration = Duration::from_millis(100);
 const PROMPT_SWITCH_MICROS: u64 = 100;
 /// Stops raised before the stopped thread's lines are traced.
 const ESCALATE_AFTER: u32 = 4;
-
-/// What the watchdog needs to know about a worker thread.
-#[derive(Debug, Default)]
-pub(crate) struct WorkerThread {
-    /// `threading.get_ident()` of the worker; 0 until it is up.
-    pub ident: AtomicU64,
-    /// The worker's `PyThreadState`, valid while `exited` is false.
-    pub thread_state: AtomicUsize,
-    /// The worker's `RunControl`, the trace function's argument.
-    pub control: OnceLock<Py<PyAny>>,
-    /// Set once the worker has left Python for good.
-    pub exited: AtomicBool,
-}
 
 struct Target {
     worker: Arc<WorkerThread>,
