@@ -11,7 +11,7 @@ import sys
 import types
 import weakref
 
-from pysession_runtime import display, ownership
+from pysession_runtime import display, hooks, ownership
 
 BACKEND = "module://pysession_matplotlib"
 _figure_counter = iter(range(1, 1 << 62))
@@ -136,46 +136,6 @@ def _configure_matplotlib(matplotlib):
         sys.stderr.write(f"pysession: could not set the matplotlib backend: {e}\n")
 
 
-class _ConfiguringLoader:
-    """Runs matplotlib's own loader, then configures it."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        spec = module.__spec__
-        if spec is not None and spec.loader is self:
-            spec.loader = self._loader
-        module.__loader__ = self._loader
-        self._loader.exec_module(module)
-        _configure_matplotlib(module)
-
-
-class _MatplotlibFinder:
-    """A ``sys.meta_path`` entry that sees matplotlib being imported."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "matplotlib":
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _ConfiguringLoader(spec.loader)
-        return spec
-
-
 def install():
     """Figures as PNG, in every session of the process: the backend, the import hook,
     and a figure's PNG in its MIME bundle."""
@@ -184,7 +144,4 @@ def install():
         backend = types.ModuleType("pysession_matplotlib")
         backend.__getattr__ = _backend_attribute
         sys.modules["pysession_matplotlib"] = backend
-    if not any(isinstance(f, _MatplotlibFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _MatplotlibFinder())
-    if "matplotlib" in sys.modules:
-        _configure_matplotlib(sys.modules["matplotlib"])
+    hooks.after_import("matplotlib", _configure_matplotlib)

@@ -229,13 +229,17 @@ def _hook_asyncio_events(module):
     module._set_running_loop = _tracking(module._set_running_loop)
 
 
-# Modules whose functions sessions must reach hooked, each time the module is executed:
-# imported again after `del sys.modules[...]`, or `importlib.reload`ed.
-_MODULE_HOOKS = {"time": _hook_time, "threading": _hook_threading, "asyncio.events": _hook_asyncio_events}
+# Modules whose functions an embedded interpreter's sessions must reach hooked, each
+# time the module is executed: imported again after `del sys.modules[...]`, or
+# `importlib.reload`ed.
+_EMBEDDED_HOOKS = {"time": _hook_time, "threading": _hook_threading, "asyncio.events": _hook_asyncio_events}
+# What `after_import` runs, by module name.
+_MODULE_HOOKS = {}
 
 
 class _HookedLoader:
-    """Runs a module's own loader, then its hook."""
+    """Runs a module's own loader, then its hook. The module keeps its own loader: a
+    later import or reload is seen by the finder again."""
 
     def __init__(self, loader, hook):
         self._loader = loader
@@ -248,6 +252,10 @@ class _HookedLoader:
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
+        spec = module.__spec__
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        module.__loader__ = self._loader
         self._loader.exec_module(module)
         self._hook(module)
 
@@ -260,7 +268,8 @@ class _HookingFinder:
         if hook is None:
             return None
         for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
+            # Past every finder like this one (a second one would ask this one back).
+            if isinstance(finder, _HookingFinder) or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
@@ -301,16 +310,23 @@ def _guard_module_locks():
     lock_class.acquire = guarded_acquire
 
 
+def after_import(name, hook):
+    """Runs ``hook(module)`` on the module ``name`` now if it is imported, and each time
+    it is executed from now on (imported, imported again, reloaded)."""
+    _MODULE_HOOKS[name] = hook
+    if not any(isinstance(f, _HookingFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _HookingFinder())
+    if name in sys.modules:
+        hook(sys.modules[name])
+
+
 def install(executable=None, guess=True):
     """Every hook of an embedded interpreter, and its routing streams; once per process."""
     set_executable(executable, guess)
     streams.route_by_thread()
     builtins.input = session_input
-    for name, hook in _MODULE_HOOKS.items():
-        if name in sys.modules:
-            hook(sys.modules[name])
-    if not any(isinstance(f, _HookingFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _HookingFinder())
+    for name, hook in _EMBEDDED_HOOKS.items():
+        after_import(name, hook)
     os.chdir = _chdir
     _refuse_process_wide()
     _guard_module_locks()

@@ -13,7 +13,7 @@ import textwrap
 import unittest
 
 from . import support
-from pysession_runtime import display, figures, ownership
+from pysession_runtime import display, figures, hooks, ownership
 
 FAKE_MATPLOTLIB = textwrap.dedent(
     """
@@ -28,7 +28,7 @@ HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 
 def without_the_hook():
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, figures._MatplotlibFinder)]
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, hooks._HookingFinder)]
 
 
 class ImportHook(unittest.TestCase):
@@ -51,7 +51,7 @@ class ImportHook(unittest.TestCase):
 
         self.assertEqual(matplotlib.rcParams["backend"], figures.BACKEND)
         # matplotlib's own loader is put back once it has run.
-        self.assertNotIsInstance(matplotlib.__spec__.loader, figures._ConfiguringLoader)
+        self.assertNotIsInstance(matplotlib.__spec__.loader, hooks._HookedLoader)
         self.assertIn("pysession_matplotlib", sys.modules)
 
     def test_a_backend_the_user_chose_is_kept(self):
@@ -65,7 +65,7 @@ class ImportHook(unittest.TestCase):
     def test_installing_twice_hooks_once(self):
         figures.install()
         figures.install()
-        self.assertEqual(sum(isinstance(f, figures._MatplotlibFinder) for f in sys.meta_path), 1)
+        self.assertEqual(sum(isinstance(f, hooks._HookingFinder) for f in sys.meta_path), 1)
 
 
 class Backend(unittest.TestCase):
