@@ -98,7 +98,8 @@
 //! once when the run is stopped, and a session waiting in its event loop (top-level
 //! `await`), or in a loop of its own (`asyncio.run`), is woken up. However short the timeout, code still running at its
 //! deadline is stopped: the embedded backend's watchdog asks for the interpreter within
-//! 100 µs, not the 5 ms switch interval. The result has status [`Status::Timeout`], the output so far,
+//! 100 µs, not the 5 ms switch interval (on Python 3.11 and 3.12; 3.13 does not export
+//! the setting, so there a stop lands within the switch interval). The result has status [`Status::Timeout`], the output so far,
 //! a traceback of where the user's code was, and the session's state is kept.
 //!
 //! Code that does not return to Python bytecode cannot be stopped that way: a long call

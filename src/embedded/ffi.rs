@@ -1,7 +1,9 @@
 //! The crate's only unsafe code: the CPython calls PyO3 does not wrap.
 #![allow(unsafe_code)]
 
-use std::os::raw::{c_int, c_long, c_ulong};
+#[cfg(not(Py_3_13))]
+use std::os::raw::c_ulong;
+use std::os::raw::{c_int, c_long};
 
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -49,9 +51,10 @@ extern "C" {
     ) -> std::os::raw::c_int;
 }
 
+#[cfg(not(Py_3_13))]
 extern "C" {
-    // Exported by CPython 3.11 to 3.13 (`cpython/ceval.h`): what sys.setswitchinterval
-    // and sys.getswitchinterval call, in microseconds.
+    // Exported by CPython 3.11 and 3.12 (`cpython/ceval.h`; 3.13 keeps them to itself):
+    // what sys.setswitchinterval and sys.getswitchinterval call, in microseconds.
     fn _PyEval_SetSwitchInterval(microseconds: c_ulong);
     fn _PyEval_GetSwitchInterval() -> c_ulong;
 }
@@ -59,9 +62,22 @@ extern "C" {
 /// While it lives, a thread waiting for the interpreter lock asks the holder to hand it
 /// over after `microseconds` rather than after the switch interval (5 ms by default,
 /// or whatever code set): the watchdog raises its stop into code shorter than that.
-/// The interval it found is put back when it is dropped.
+/// The interval it found is put back when it is dropped. On 3.13, which does not
+/// export the interval's setter, it does nothing: a stop lands within the interval.
+#[cfg(not(Py_3_13))]
 pub(crate) struct PromptSwitch(c_ulong);
 
+#[cfg(Py_3_13)]
+pub(crate) struct PromptSwitch;
+
+#[cfg(Py_3_13)]
+impl PromptSwitch {
+    pub(crate) fn new(_microseconds: u64) -> PromptSwitch {
+        PromptSwitch
+    }
+}
+
+#[cfg(not(Py_3_13))]
 impl PromptSwitch {
     pub(crate) fn new(microseconds: u64) -> PromptSwitch {
         // SAFETY: both read or write one word of the interpreter's state and need no
@@ -79,6 +95,7 @@ impl PromptSwitch {
     }
 }
 
+#[cfg(not(Py_3_13))]
 impl Drop for PromptSwitch {
     fn drop(&mut self) {
         // SAFETY: as in `new`.

@@ -103,7 +103,8 @@ fn watch(rx: Receiver<Target>) {
         }
         let Ok(rt) = interp::runtime() else { return };
         // The stop must land in code that ends within the switch interval too.
-        let prompt = ffi::PromptSwitch::new(PROMPT_SWITCH_MICROS);
+        // Until the end of this round: the raises below are done by then.
+        let _prompt = ffi::PromptSwitch::new(PROMPT_SWITCH_MICROS);
         Python::attach(|py| {
             let exc = rt.stop_exception.bind(py);
             for t in &mut targets {
@@ -137,6 +138,5 @@ fn watch(rx: Receiver<Target>) {
                 }
             }
         });
-        drop(prompt);
     }
 }
