@@ -523,16 +523,6 @@ fn session_is_usable_after_a_series_of_hostile_cells() {
     assert_alive(&s);
 }
 
-/// CPU time this process has used so far, all threads (from `/proc/self/stat`).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
-    let after = &stat[stat.rfind(')').expect("comm") + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the comm.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
-
 #[test]
 fn stop_with_a_del_that_loops_returns_in_bounded_time_and_leaves_nothing_running() {
     let s = session();
@@ -548,9 +538,9 @@ fn stop_with_a_del_that_loops_returns_in_bounded_time_and_leaves_nothing_running
     // Given a moment to be stopped, no thread of the session spins on: over a second,
     // this process uses far less than a second of CPU.
     std::thread::sleep(Duration::from_millis(500));
-    let before = cpu_time();
+    let before = cpu_time_with_children();
     std::thread::sleep(Duration::from_secs(1));
-    let used = cpu_time() - before;
+    let used = cpu_time_with_children() - before;
     assert!(
         used < Duration::from_millis(500),
         "{used:?} of CPU in a second after stop"
@@ -634,33 +624,6 @@ fn an_exception_whose_str_raises_is_reported_as_itself_with_a_note() {
     assert!(!e.traceback.contains("pysession-runtime"), "{e:?}");
     assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
     assert_alive(&s);
-}
-
-/// CPU time used by this process and by its children (a subprocess session's child),
-/// from `/proc`.
-fn cpu_time_with_children() -> Duration {
-    let me = std::process::id();
-    let mut total = cpu_time();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me) {
-            let ticks: u64 =
-                fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-            total += Duration::from_millis(ticks * 10);
-        }
-    }
-    total
 }
 
 #[test]

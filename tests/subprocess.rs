@@ -79,36 +79,12 @@ fn assert_fresh_after_crash(s: &Session, old_pid: u32) {
     );
 }
 
-/// The state letter in `/proc/<pid>/stat` and the parent pid, if the process exists.
-fn proc_stat(pid: u32) -> Option<(char, u32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) S ppid ..."; comm may contain spaces and parentheses.
-    let after = &text[text.rfind(')')? + 1..];
-    let mut fields = after.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
 /// Processes whose parent is this process, with their state letters.
 fn our_children() -> Vec<(u32, char)> {
-    let me = std::process::id();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some((state, ppid)) = proc_stat(pid) {
-            if ppid == me {
-                out.push((pid, state));
-            }
-        }
-    }
-    out
+    children_of(std::process::id())
+        .into_iter()
+        .filter_map(|p| proc_stat(p).map(|(state, _)| (p, state)))
+        .collect()
 }
 
 /// True while `pid` is a live (not zombie) process running the pysession runtime
@@ -841,10 +817,15 @@ fn a_child_that_died_between_requests_is_named_so_and_the_code_did_not_run() {
         &s,
         "import os, threading\nthreading.Timer(0.1, lambda: os.kill(os.getpid(), 9)).start()",
     );
-    // Until it is a zombie: dead, and not yet reaped by the session.
+    // Until it is a zombie whose threads are all gone (the leader shows `Z` while its
+    // other threads, which still hold its descriptors, finish dying): dead, and not yet
+    // reaped by the session.
+    let all_gone =
+        || std::fs::read_dir(format!("/proc/{old_pid}/task")).map_or(0, |d| d.count()) <= 1;
     assert!(
         wait_for(Duration::from_secs(10), || proc_stat(old_pid)
-            .is_some_and(|(state, _)| state == 'Z')),
+            .is_some_and(|(state, _)| state == 'Z')
+            && all_gone()),
         "the child {old_pid} did not die: {:?}",
         proc_stat(old_pid)
     );
@@ -866,23 +847,11 @@ fn escaped_grandchildren(s: &Session) -> (u32, u32) {
          escaped = subprocess.Popen(['sh', '-c', 'sleep 1000 & wait'], start_new_session=True)",
     );
     let escaped: u32 = value(s, "escaped.pid").expect("pid").parse().expect("pid");
-    let below = wait_for(Duration::from_secs(5), || {
-        !our_descendants_of(escaped).is_empty()
-    });
+    let below = wait_for(Duration::from_secs(5), || !children_of(escaped).is_empty());
     assert!(below, "the escaped shell started its sleep");
-    let below = our_descendants_of(escaped)[0];
+    let below = children_of(escaped)[0];
     assert!(process_running(escaped) && process_running(below));
     (escaped, below)
-}
-
-/// The children of `pid`.
-fn our_descendants_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .expect("read /proc")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|&p| proc_stat(p).is_some_and(|(_, ppid)| ppid == pid))
-        .collect()
 }
 
 #[test]

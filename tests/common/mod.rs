@@ -5,6 +5,11 @@
 //! `PYSESSION_TEST_BACKEND`).
 #![allow(dead_code)]
 
+mod procfs;
+// Not every test file reads /proc.
+#[allow(unused_imports)]
+pub use procfs::*;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

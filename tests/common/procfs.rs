@@ -1,0 +1,53 @@
+//! What `/proc` says of processes: their state, parent and CPU time.
+
+use std::time::Duration;
+
+/// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces and
+/// parentheses: the state letter first, then the parent pid, ...
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    Some(after.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The state letter in `/proc/<pid>/stat` and the parent pid, if the process exists.
+pub fn proc_stat(pid: u32) -> Option<(char, u32)> {
+    let fields = stat_fields(&pid.to_string())?;
+    let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Every process's pid.
+pub fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
+}
+
+/// The processes whose parent is `parent`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    pids()
+        .into_iter()
+        .filter(|&p| proc_stat(p).is_some_and(|(_, ppid)| ppid == parent))
+        .collect()
+}
+
+/// The CPU time (user and system) `pid` has used; `"self"` is this process.
+pub fn cpu_time_of(pid: &str) -> Option<Duration> {
+    let fields = stat_fields(pid)?;
+    // utime and stime, fields 14 and 15 of stat: 12 and 13 after the command name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The CPU time this process and its children (a subprocess session's child) have used.
+pub fn cpu_time_with_children() -> Duration {
+    let own = cpu_time_of("self").unwrap_or_default();
+    children_of(std::process::id())
+        .into_iter()
+        .filter_map(|p| cpu_time_of(&p.to_string()))
+        .fold(own, |total, t| total + t)
+}
