@@ -104,7 +104,10 @@ impl EventSender {
         {
             let mut skipped = queue.skipped();
             let is_output = !matches!(event, Event::Finished(_));
-            if is_output && queue.bytes.load(Ordering::Acquire) + n > queue.cap {
+            // A reader that has caught up gets the next event whatever its size, so the
+            // queue holds at most the bound and one event.
+            let queued = queue.bytes.load(Ordering::Acquire);
+            if is_output && queued > 0 && queued + n > queue.cap {
                 match event {
                     Event::Display(_) => skipped.1 += 1,
                     _ => skipped.0 += n as u64,
