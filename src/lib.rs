@@ -147,7 +147,8 @@
 //! Submitted code takes its place among the session's calls at `submit`.
 //!
 //! Events wait for their reader in a bounded queue: the unread ones hold at most what
-//! the result itself may (twice the output limit, plus the display limit). A reader
+//! the result itself may (twice the output limit, plus the display limit), and one
+//! event more. A reader
 //! that falls behind further loses events, not output: what was not sent is counted,
 //! and an [`Event::Skipped`] says how many bytes and display items before the next
 //! event; the result has all of it, within its limits.
