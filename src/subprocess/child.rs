@@ -150,9 +150,10 @@ impl KillSwitch {
     fn signal_all(&self) {
         // The group takes what the code started; the child itself too, should the code
         // have moved it to another group; and every descendant that left the group or
-        // the session, found while the child still holds them as its own.
-        for descendant in sys::descendants(self.pid) {
-            sys::signal(descendant, false, Signal::KILL);
+        // the session, found while the child still holds them as its own (once it has
+        // ended they belong to init, and a scan of /proc would find none).
+        if !sys::has_exited(self.pid) {
+            sys::kill_descendants(self.pid);
         }
         sys::signal(self.pid, true, Signal::KILL);
         sys::signal(self.pid, false, Signal::KILL);
@@ -363,9 +364,7 @@ impl ChildProcess {
     pub(crate) fn shut_down(&mut self, grace: Duration) {
         // Before the child may exit: its descendants would then pass to init, out of
         // reach.
-        for descendant in sys::descendants(self.child.id()) {
-            sys::signal(descendant, false, Signal::KILL);
-        }
+        sys::kill_descendants(self.child.id());
         self.requests = None;
         let begun = Instant::now();
         while begun.elapsed() < grace && self.alive() {

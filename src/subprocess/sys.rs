@@ -144,11 +144,17 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     )?)
 }
 
-/// Every live descendant of `pid` (children, their children, ...), found by their
-/// parent ids in `/proc`: those that left `pid`'s process group or session
+/// Kills every live descendant of `pid` (children, their children, ...), found by
+/// their parent ids in `/proc`: those that left `pid`'s process group or session
 /// (`os.setsid()`) included. A process whose parent ended before the scan was handed
 /// to init and is not found.
-pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn kill_descendants(pid: u32) {
+    for descendant in descendants(pid) {
+        signal(descendant, false, Signal::KILL);
+    }
+}
+
+fn descendants(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
