@@ -12,6 +12,7 @@ use crate::capture::CaptureShared;
 use crate::error::Error;
 use crate::outcome::DataReply;
 use crate::protocol::DataRequest;
+use crate::python::ProcessOrigin;
 use crate::result::ExecutionResult;
 
 /// A running session of some backend. Calls come one at a time, in the session's turn.
@@ -44,6 +45,11 @@ pub(crate) trait Running: Send + Sync {
     /// loaded it (the embedded backend); `None` for a Python of its own.
     fn loaded_libpython(&self) -> Option<PathBuf> {
         None
+    }
+
+    /// How the session's process came to be.
+    fn origin(&self) -> ProcessOrigin {
+        ProcessOrigin::ThisProcess
     }
 
     /// The fast path of an async execute: send `code` at once and look for the answer

@@ -61,6 +61,7 @@ pub(crate) struct Config {
     pub env: Vec<(OsString, OsString)>,
     pub limits: ProcessLimits,
     pub warm_spare: bool,
+    pub fork_server: bool,
 }
 
 impl Default for Config {
@@ -78,6 +79,7 @@ impl Default for Config {
             env: Vec::new(),
             limits: ProcessLimits::default(),
             warm_spare: true,
+            fork_server: true,
         }
     }
 }

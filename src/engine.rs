@@ -22,7 +22,7 @@ use crate::fifo::FifoLock;
 use crate::interrupt::Interrupts;
 use crate::outcome::DataReply;
 use crate::protocol::{DataOp, DataRequest};
-use crate::python::{PythonInfo, ReportedInfo};
+use crate::python::{ProcessOrigin, PythonInfo, ReportedInfo};
 use crate::result::{ExecutionResult, Variable};
 use crate::subprocess::Subprocess;
 
@@ -57,7 +57,7 @@ pub(crate) enum Answer {
     Done,
     Executed(Box<ExecutionResult>),
     Data(DataReply),
-    Info(DataReply, Option<PathBuf>),
+    Info(DataReply, Option<PathBuf>, ProcessOrigin),
 }
 
 impl Engine {
@@ -136,7 +136,7 @@ impl Engine {
                 let request = DataRequest::new(DataOp::Info, "");
                 let reply = backend.data(request, self.config.timeout);
                 self.after(&*backend);
-                reply.map(|r| Answer::Info(r, backend.loaded_libpython()))
+                reply.map(|r| Answer::Info(r, backend.loaded_libpython(), backend.origin()))
             }
             Call::Stop => self.stop().map(|()| Answer::Done),
         }
@@ -371,8 +371,8 @@ pub(crate) fn decode_info(
     backend: Backend,
     answer: Result<Answer, Error>,
 ) -> Result<PythonInfo, Error> {
-    let (reply, libpython) = match answer? {
-        Answer::Info(reply, libpython) => (reply, libpython),
+    let (reply, libpython, origin) = match answer? {
+        Answer::Info(reply, libpython, origin) => (reply, libpython, origin),
         _ => return Err(out_of_kind()),
     };
     let reported: ReportedInfo = serde_json::from_str(&reply.text).map_err(|e| {
@@ -380,5 +380,5 @@ pub(crate) fn decode_info(
             "the session's Python report is not what was expected: {e}"
         ))
     })?;
-    Ok(reported.complete(backend, libpython))
+    Ok(reported.complete(backend, libpython, origin))
 }

@@ -546,7 +546,7 @@ pub use config::Backend;
 pub use error::{Error, Result};
 pub use event::Event;
 pub use interrupt::InterruptHandle;
-pub use python::{BuildPython, PythonInfo};
+pub use python::{BuildPython, ProcessOrigin, PythonInfo};
 pub use result::{DisplayData, ExecutionResult, MimeData, PythonError, Status, Variable};
 pub use session::{Session, SessionBuilder};
 pub use stream::Execution;

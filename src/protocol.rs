@@ -85,6 +85,9 @@ pub(crate) enum Request<'a> {
         /// How many raw frames follow this one.
         blobs: usize,
     },
+    /// Become the fork server of the session's configuration, if it may: its startup
+    /// code has run, and each later session of the configuration is a fork of it.
+    ServeForks,
 }
 
 impl<'a> Request<'a> {

@@ -39,6 +39,29 @@ pub struct PythonInfo {
     pub libpython: Option<PathBuf>,
     /// The Python this crate was built for.
     pub built_for: BuildPython,
+    /// How the session's process came to be.
+    pub process: ProcessOrigin,
+}
+
+/// How a session's process came to be ([`PythonInfo::process`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProcessOrigin {
+    /// An embedded session: it runs in this process.
+    ThisProcess,
+    /// A subprocess session whose process is a fork of its configuration's fork server
+    /// (see [`SessionBuilder::fork_server`](crate::SessionBuilder::fork_server)).
+    Forked {
+        /// The fork server's pid.
+        fork_server_pid: u32,
+    },
+    /// A subprocess session whose process was spawned and ran the startup code itself.
+    Spawned {
+        /// Why it was not forked, when the fork server was on: its startup code left
+        /// threads running, say. `None` when the fork server was turned off.
+        not_forked_because: Option<String>,
+    },
 }
 
 /// The Python this crate was built for (`PYO3_PYTHON`, or the first `python3` on
@@ -156,7 +179,12 @@ pub(crate) struct ReportedInfo {
 
 impl ReportedInfo {
     /// The whole report, with what only the host knows.
-    pub(crate) fn complete(self, backend: Backend, libpython: Option<PathBuf>) -> PythonInfo {
+    pub(crate) fn complete(
+        self,
+        backend: Backend,
+        libpython: Option<PathBuf>,
+        process: ProcessOrigin,
+    ) -> PythonInfo {
         PythonInfo {
             backend,
             version: self.version,
@@ -169,6 +197,7 @@ impl ReportedInfo {
             pid: self.pid,
             libpython,
             built_for: BuildPython::current(),
+            process,
         }
     }
 }

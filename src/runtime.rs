@@ -73,6 +73,7 @@ pub(crate) const SCRIPTS: &[Script] = &[
     script!("figures"),
     script!("cells"),
     script!("session"),
+    script!("forkserver", true),
     script!("worker", true),
 ];
 
@@ -155,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn config_loads_first_and_only_the_worker_is_the_subprocess_s_alone() {
+    fn config_loads_first_and_only_the_worker_and_its_fork_server_are_the_subprocess_s() {
         assert_eq!(SCRIPTS[0].stem(), "config");
         assert!(SCRIPTS[0].source.contains("\ndef configure("));
         let only: Vec<_> = SCRIPTS
@@ -163,7 +164,7 @@ mod tests {
             .filter(|s| s.subprocess_only)
             .map(|s| s.name)
             .collect();
-        assert_eq!(only, [WORKER_MODULE]);
+        assert_eq!(only, [concat!(package!(), ".forkserver"), WORKER_MODULE]);
         assert!(embedded_scripts().any(|s| s.name == HOST_MODULE));
         assert!(SCRIPTS[SCRIPTS.len() - 1]
             .source

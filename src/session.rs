@@ -136,9 +136,25 @@ impl SessionBuilder {
     }
 
     /// Subprocess sessions: whether to keep a spare child ready (startup code run) so
-    /// that a restart is a swap. It costs a second process per session. Default: on.
+    /// that a restart is a swap, when the session's processes are not forked (see
+    /// [`fork_server`](Self::fork_server)). It costs a second process per session.
+    /// Default: on.
     pub fn warm_spare(mut self, on: bool) -> Self {
         self.config.warm_spare = on;
+        self
+    }
+
+    /// Subprocess sessions: whether the session's process, and each restart's, is a
+    /// fork of its configuration's fork server: one process per interpreter, working
+    /// directory, environment, memory limit and startup code, started on first use and
+    /// shared by the sessions of that configuration in this process, that has run the
+    /// runtime and the startup code once. A start or restart then takes a millisecond or
+    /// two instead of a new interpreter's tens, and idle sessions share the server's
+    /// memory. Off: each process is spawned (`python -c ...`) and runs the startup code
+    /// itself. Where forking is not safe (the startup code left threads running) the
+    /// sessions are spawned all the same; see the crate docs. Default: on.
+    pub fn fork_server(mut self, on: bool) -> Self {
+        self.config.fork_server = on;
         self
     }
 

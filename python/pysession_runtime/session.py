@@ -110,8 +110,15 @@ class SessionState:
                 pass
 
 
-# The process the runtime was loaded in.
+# The process the session runs in: the one the runtime was loaded in, or the fork
+# server's child that took the session over (`claim_process`).
 _PID = os.getpid()
+
+
+def claim_process():
+    """The calling process (a fork server's child) is the session's from now on."""
+    global _PID
+    _PID = os.getpid()
 
 
 def _fresh_namespace():

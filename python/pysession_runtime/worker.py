@@ -42,7 +42,7 @@ import signal
 import sys
 import threading
 
-from pysession_runtime import config, display, figures, hooks, ownership, session, streams, tracebacks, variables
+from pysession_runtime import config, display, figures, forkserver, hooks, ownership, session, streams, tracebacks, variables
 from pysession_runtime.ownership import StopExecution
 
 _REQUESTS = 3
@@ -208,8 +208,44 @@ def _is_cell(frame):
     return config.is_cell_file(frame.f_code.co_filename)
 
 
+def _prepare():
+    """Sets the process up as its one session's, once: streams, hooks, the session."""
+    streams.use_descriptors()
+    builtins.input = hooks.session_input
+    hooks.import_from_working_directory()
+
+    def forked():
+        global _frame_lock
+        # Another thread may have held the lock at the fork; the child has only this one.
+        _frame_lock = threading.Lock()
+
+    os.register_at_fork(after_in_child=forked)
+    wire = _WireCapture()
+    state = session.new_session(wire, _Control())
+    ownership.own_process(state)
+    display.install()
+    figures.install()
+    return wire, state
+
+
 def main(token):
-    """Serves requests until the host closes descriptor 3; ``token`` marks output."""
+    """Serves requests until the host closes descriptor 3; ``token`` marks output. Asked
+    to (``serve_forks``, after the startup code), the process becomes the fork server of
+    its configuration instead: each child it forks serves as a session of its own."""
+    wire, state = _prepare()
+    if _serve(token, wire, state) == "forks":
+
+        def session_of_child(child_token):
+            wire.pid = os.getpid()
+            session.claim_process()
+            _serve(child_token, wire, state)
+
+        forkserver.serve(session_of_child)
+
+
+def _serve(token, wire, state):
+    """The request loop. Returns at the end of the requests, or ``"forks"`` once it has
+    agreed to serve forks."""
     running = False
     interrupts = 0
     # The request being served, and the one the host wants stopped.
@@ -247,22 +283,7 @@ def main(token):
         raise StopExecution()
 
     signal.signal(signal.SIGINT, on_sigint)
-    streams.use_descriptors()
-    builtins.input = hooks.session_input
-    hooks.import_from_working_directory()
     main_pid = os.getpid()
-
-    def forked():
-        global _frame_lock
-        # Another thread may have held the lock at the fork; the child has only this one.
-        _frame_lock = threading.Lock()
-
-    os.register_at_fork(after_in_child=forked)
-    wire = _WireCapture()
-    state = session.new_session(wire, _Control())
-    ownership.own_process(state)
-    display.install()
-    figures.install()
 
     # Markers go to copies of descriptors 1 and 2 as the process started with them:
     # code that closes 1 and opens a file (which then gets descriptor 1) must not find
@@ -280,7 +301,8 @@ def main(token):
     while True:
         got = read_frame()
         if got is None:
-            return
+            _close_all(marked)
+            return None
         request, blobs = got
         ident = request["id"]
         op = request["op"]
@@ -301,6 +323,9 @@ def main(token):
             if op == "data":
                 reply = state.data(request["data_op"], request["name"], request["arg"], blobs)
                 blobs = None
+            elif op == "serve_forks":
+                why = forkserver.unsafe()
+                reply = ("ok", None, None) if why is None else ("error", None, ("ForkUnsafe", why, ""))
             else:
                 reply = state.run(request["code"])
         except StopExecution:
@@ -342,4 +367,15 @@ def main(token):
             size = len(value) if isinstance(value, (bytes, str)) else 0
             message = f"the value ({size:,} long) is too large: a subprocess session moves at most 1 GiB at a time"
             write_frame({"id": ident, "status": "error", "value": None, "error": ("ValueError", message, "")})
+        if op == "serve_forks" and status == "ok":
+            _close_all(marked)
+            return "forks"
         value = reply = None
+
+
+def _close_all(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

@@ -1,12 +1,14 @@
-//! One child `python` process: spawning it with the runtime, talking to it, reading its
-//! output, and ending it.
+//! One session's `python` process: spawning it with the runtime (or having a fork
+//! server fork it, the runtime and startup code already run), talking to it, reading
+//! its output, and ending it.
 
 use std::ffi::OsString;
 use std::io::{PipeReader, PipeWriter, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,8 +37,11 @@ import os, sys, types
 def boot():
     if sys.path and sys.path[0] == '':
         del sys.path[0]
-    for d in (3, 4, 5):
-        os.set_inheritable(d, False)
+    for d in (3, 4, 5, 6):
+        try:
+            os.set_inheritable(d, False)
+        except OSError:
+            pass
     def r(n):
         b = b''
         while len(b) < n:
@@ -121,15 +126,66 @@ pub(crate) enum FromChild {
     Broken(String),
 }
 
+/// What makes a session's process by forking one that is ready (a fork server), and
+/// reaps its children when asked.
+pub(crate) trait Forker: Send + Sync {
+    /// Forks a child that serves one session under the marker `token`, taking `fds`
+    /// (requests, replies, the stop slot, stdout, stderr), with RLIMIT_CPU
+    /// `cpu_seconds`; its pid.
+    fn fork(
+        &self,
+        token: &str,
+        fds: [BorrowedFd<'_>; 5],
+        cpu_seconds: Option<u64>,
+    ) -> Result<u32, ForkFailure>;
+
+    /// Reaps child `pid`, which has ended, and says how it ended.
+    fn reap(&self, pid: u32) -> String;
+
+    /// The server's own pid.
+    fn pid(&self) -> u32;
+}
+
+/// Why a fork server made no child.
+#[derive(Debug)]
+pub(crate) enum ForkFailure {
+    /// It may not fork (it has other threads): sessions of its configuration are
+    /// spawned instead.
+    Unsafe(String),
+    /// It has ended, does not answer, or failed: a new one may do better.
+    Down(String),
+}
+
+/// Who made a session's process, and so who reaps it.
+enum Maker {
+    /// Spawned by this process, which waits for it.
+    Spawned(Child),
+    /// Forked by a fork server, which reaps it when asked.
+    Forked(Arc<dyn Forker>),
+}
+
 /// Kills a child from another thread, safely: never after the child was reaped, when
 /// its pid could belong to another process.
 #[derive(Debug)]
 pub(crate) struct KillSwitch {
     pid: u32,
+    /// For a forked child, which is not this process's to wait for.
+    pidfd: Option<OwnedFd>,
+    /// Kill the process alone, not its group or descendants (a fork server, whose
+    /// children are sessions of their own).
+    alone: AtomicBool,
     reaped: Mutex<bool>,
 }
 
 impl KillSwitch {
+    /// True once the process has ended (it is not reaped by asking).
+    fn ended(&self) -> bool {
+        match &self.pidfd {
+            Some(fd) => sys::pidfd_ended(fd.as_fd()),
+            None => sys::has_exited(self.pid),
+        }
+    }
+
     /// Kills the child and its group, unless it was already reaped.
     pub(crate) fn kill(&self) {
         let reaped = self.reaped.lock().unwrap_or_else(|p| p.into_inner());
@@ -148,11 +204,15 @@ impl KillSwitch {
     }
 
     fn signal_all(&self) {
+        if self.alone.load(Ordering::Acquire) {
+            sys::signal(self.pid, false, Signal::KILL);
+            return;
+        }
         // The group takes what the code started; the child itself too, should the code
         // have moved it to another group; and every descendant that left the group or
         // the session, found while the child still holds them as its own (once it has
         // ended they belong to init, and a scan of /proc would find none).
-        if !sys::has_exited(self.pid) {
+        if !self.ended() {
             sys::kill_descendants(self.pid);
         }
         sys::signal(self.pid, true, Signal::KILL);
@@ -161,7 +221,8 @@ impl KillSwitch {
 }
 
 pub(crate) struct ChildProcess {
-    child: Child,
+    maker: Maker,
+    pid: u32,
     killer: Arc<KillSwitch>,
     requests: Option<PipeWriter>,
     pub events: Receiver<FromChild>,
@@ -175,18 +236,18 @@ pub(crate) struct ChildProcess {
 
 impl ChildProcess {
     /// Starts a child whose output goes to `sink`, handing it the runtime by `deadline`
-    /// (a child that does not read it is then left to fail its first request).
+    /// (a child that does not read it is then left to fail its first request). A fork
+    /// server's child gets its `control` socket at descriptor 6.
     pub(crate) fn spawn(
         cfg: &ChildConfig,
         sink: Arc<CaptureShared>,
         deadline: Instant,
+        control: Option<BorrowedFd<'_>>,
     ) -> Result<Self, Error> {
-        let io_err =
-            |e: std::io::Error| Error::Config(format!("cannot start a Python process: {e}"));
         // Else a missing directory would read as a missing interpreter: both are NotFound.
         check_working_directory(&cfg.working_directory)?;
-        let (req_r, req_w) = std::io::pipe().map_err(io_err)?;
-        let (rep_r, rep_w) = std::io::pipe().map_err(io_err)?;
+        let (req_r, req_w) = std::io::pipe().map_err(start_error)?;
+        let (rep_r, rep_w) = std::io::pipe().map_err(start_error)?;
         let mut cmd = Command::new(&cfg.python);
         cmd.args(["-u", "-c", BOOT, runtime::WORKER_MODULE])
             .stdin(Stdio::null())
@@ -198,14 +259,10 @@ impl ChildProcess {
             cmd.env_clear();
         }
         cmd.envs(cfg.env.iter().map(|(k, v)| (k, v)));
-        let stops = sys::StopSlot::new().map_err(io_err)?;
-        sys::prepare_child(
-            &mut cmd,
-            req_r.as_raw_fd(),
-            rep_w.as_raw_fd(),
-            stops.as_raw_fd(),
-            cfg.limits,
-        );
+        let stops = sys::StopSlot::new().map_err(start_error)?;
+        let mut placed = vec![req_r.as_raw_fd(), rep_w.as_raw_fd(), stops.as_raw_fd()];
+        placed.extend(control.map(|fd| fd.as_raw_fd()));
+        sys::prepare_child(&mut cmd, &placed, cfg.limits);
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::NotFound {
@@ -217,48 +274,26 @@ impl ChildProcess {
             }
         })?;
         drop((req_r, rep_w));
+        let pid = child.id();
         let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
-            (Some(o), Some(e)) => (o, e),
+            (Some(o), Some(e)) => (OwnedFd::from(o), OwnedFd::from(e)),
             _ => {
+                sys::signal(pid, true, Signal::KILL);
+                let _ = child.wait();
                 return Err(Error::Config(
                     "the Python process has no output pipes".into(),
-                ))
+                ));
             }
         };
-        let token = random_token();
-        let sink = Arc::new(Mutex::new(sink));
-        let (tx, events) = unbounded();
-        let reader = {
-            let sink = sink.clone();
-            let token = token.clone();
-            std::thread::Builder::new()
-                .name("pysession-child-reader".into())
-                .spawn(move || Reader::new(&token, sink, tx).run(stdout, stderr, rep_r))
-        };
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(e) => {
-                sys::signal(child.id(), true, Signal::KILL);
-                let _ = child.wait();
-                return Err(io_err(e));
-            }
-        };
-        sys::set_nonblocking(req_w.as_fd()).map_err(io_err)?;
-        let killer = Arc::new(KillSwitch {
-            pid: child.id(),
-            reaped: Mutex::new(false),
-        });
-        let mut this = ChildProcess {
-            child,
-            killer,
-            requests: Some(req_w),
-            events,
-            sink,
-            reader: Some(reader),
-            reaped: false,
-            output_limit: cfg.output_limit,
+        let ends = Ends {
+            output: [stdout.into(), stderr.into()],
+            replies: rep_r,
+            requests: req_w,
             stops,
         };
+        let token = random_token();
+        let mut this = Self::assemble(Maker::Spawned(child), pid, None, ends, &token, sink, cfg)
+            .map_err(start_error)?;
         let count = runtime::SCRIPTS.len().to_string();
         let head = [token.as_str(), runtime::constants_json(), &count];
         let scripts = runtime::SCRIPTS
@@ -271,6 +306,94 @@ impl ChildProcess {
                 break;
             }
         }
+        Ok(this)
+    }
+
+    /// Has `server` fork a child whose output goes to `sink`: the runtime and the
+    /// startup code have run in it already.
+    pub(crate) fn fork(
+        server: Arc<dyn Forker>,
+        cfg: &ChildConfig,
+        sink: Arc<CaptureShared>,
+    ) -> Result<Self, ForkFailure> {
+        let down = |e: std::io::Error| ForkFailure::Down(format!("cannot fork a session: {e}"));
+        let (req_r, req_w) = std::io::pipe().map_err(down)?;
+        let (rep_r, rep_w) = std::io::pipe().map_err(down)?;
+        let (out_r, out_w) = std::io::pipe().map_err(down)?;
+        let (err_r, err_w) = std::io::pipe().map_err(down)?;
+        let stops = sys::StopSlot::new().map_err(down)?;
+        let token = random_token();
+        let fds = [
+            req_r.as_fd(),
+            rep_w.as_fd(),
+            stops.as_fd(),
+            out_w.as_fd(),
+            err_w.as_fd(),
+        ];
+        let pid = server.fork(&token, fds, cfg.limits.cpu_seconds)?;
+        drop((req_r, rep_w, out_w, err_w));
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // No way to watch a process that is not ours: the kernel is too old to
+                // fork sessions for.
+                sys::signal(pid, true, Signal::KILL);
+                sys::signal(pid, false, Signal::KILL);
+                server.reap(pid);
+                return Err(ForkFailure::Unsafe(format!(
+                    "this system cannot watch a forked process (pidfd_open: {e})"
+                )));
+            }
+        };
+        let ends = Ends {
+            output: [out_r, err_r],
+            replies: rep_r,
+            requests: req_w,
+            stops,
+        };
+        let maker = Maker::Forked(server);
+        Self::assemble(maker, pid, Some(pidfd), ends, &token, sink, cfg).map_err(down)
+    }
+
+    /// A child from its parts: starts the thread that reads its output and replies.
+    fn assemble(
+        maker: Maker,
+        pid: u32,
+        pidfd: Option<OwnedFd>,
+        ends: Ends,
+        token: &str,
+        sink: Arc<CaptureShared>,
+        cfg: &ChildConfig,
+    ) -> std::io::Result<Self> {
+        sys::set_nonblocking(ends.requests.as_fd())?;
+        let sink = Arc::new(Mutex::new(sink));
+        let (tx, events) = unbounded();
+        let mut this = ChildProcess {
+            maker,
+            pid,
+            killer: Arc::new(KillSwitch {
+                pid,
+                pidfd,
+                alone: AtomicBool::new(false),
+                reaped: Mutex::new(false),
+            }),
+            requests: Some(ends.requests),
+            events,
+            sink: sink.clone(),
+            reader: None,
+            reaped: false,
+            output_limit: cfg.output_limit,
+            stops: ends.stops,
+        };
+        // On failure, dropping `this` kills and reaps the child.
+        let reader = Reader::new(token, sink, tx);
+        let [stdout, stderr] = ends.output;
+        let replies = ends.replies;
+        this.reader = Some(
+            std::thread::Builder::new()
+                .name("pysession-child-reader".into())
+                .spawn(move || reader.run(stdout, stderr, replies))?,
+        );
         Ok(this)
     }
 
@@ -332,6 +455,24 @@ impl ChildProcess {
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = sink;
     }
 
+    /// The pid of the fork server that forked this process, if one did.
+    pub(crate) fn forked_by(&self) -> Option<u32> {
+        match &self.maker {
+            Maker::Forked(server) => Some(server.pid()),
+            Maker::Spawned(_) => None,
+        }
+    }
+
+    /// The process's pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// From now on, killing this process leaves its group and descendants alone.
+    pub(crate) fn spare_descendants(&self) {
+        self.killer.alone.store(true, Ordering::Release);
+    }
+
     /// A handle that kills this child from another thread.
     pub(crate) fn killer(&self) -> Arc<KillSwitch> {
         self.killer.clone()
@@ -343,14 +484,14 @@ impl ChildProcess {
     }
 
     fn alive(&self) -> bool {
-        !self.reaped && !sys::has_exited(self.child.id())
+        !self.reaped && !self.killer.ended()
     }
 
     /// Interrupts the running code (SIGINT to the Python process).
     /// Asks the child to stop request `id`: the id in the stop slot, then SIGINT.
     pub(crate) fn interrupt(&mut self, id: u64) {
         if self.alive() && self.stops.set(id).is_ok() {
-            sys::signal(self.child.id(), false, Signal::INT);
+            sys::signal(self.pid, false, Signal::INT);
         }
     }
 
@@ -364,7 +505,7 @@ impl ChildProcess {
     pub(crate) fn shut_down(&mut self, grace: Duration) {
         // Before the child may exit: its descendants would then pass to init, out of
         // reach.
-        sys::kill_descendants(self.child.id());
+        sys::kill_descendants(self.pid);
         self.requests = None;
         let begun = Instant::now();
         while begun.elapsed() < grace && self.alive() {
@@ -378,7 +519,19 @@ impl ChildProcess {
     /// the group's id, cannot have been reused.
     pub(crate) fn reap(&mut self) -> String {
         self.killer.kill_for_reaping();
-        let status = self.child.wait();
+        let how = match &mut self.maker {
+            Maker::Spawned(child) => match child.wait() {
+                Ok(s) => describe_end(s.code(), s.signal()),
+                Err(e) => format!("unknown ({e})"),
+            },
+            Maker::Forked(server) => {
+                // Killed above: its end is a matter of moments.
+                if let Some(pidfd) = &self.killer.pidfd {
+                    sys::pidfd_wait(pidfd.as_fd(), Duration::from_secs(60));
+                }
+                server.reap(self.pid)
+            }
+        };
         self.reaped = true;
         if let Some(reader) = self.reader.take() {
             // The reader ends when every copy of the pipes is closed. A process that
@@ -392,14 +545,29 @@ impl ChildProcess {
                 let _ = reader.join();
             }
         }
-        match status {
-            Ok(s) => match (s.code(), s.signal()) {
-                (Some(code), _) => format!("exit status {code}"),
-                (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
-                _ => s.to_string(),
-            },
-            Err(e) => format!("unknown ({e})"),
-        }
+        how
+    }
+}
+
+/// The pipes' ends this process keeps of a child.
+struct Ends {
+    /// Its stdout and stderr.
+    output: [PipeReader; 2],
+    replies: PipeReader,
+    requests: PipeWriter,
+    stops: sys::StopSlot,
+}
+
+fn start_error(e: std::io::Error) -> Error {
+    Error::Config(format!("cannot start a Python process: {e}"))
+}
+
+/// How a process ended, in words: by its exit `code` or the `signal` that killed it.
+pub(crate) fn describe_end(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        (None, None) => "unknown".into(),
     }
 }
 
@@ -465,7 +633,7 @@ impl Reader {
         }
     }
 
-    fn run(mut self, mut stdout: ChildStdout, mut stderr: ChildStderr, mut replies: PipeReader) {
+    fn run(mut self, mut stdout: PipeReader, mut stderr: PipeReader, mut replies: PipeReader) {
         let mut open = [true; 3];
         let mut frames: Vec<u8> = Vec::new();
         let mut waiting: Option<(u64, Reply, Instant)> = None;

@@ -4,10 +4,12 @@
 //! its own working directory, environment, interpreter and resource limits.
 
 mod child;
+mod forks;
 mod scan;
 mod sys;
 
 use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,13 +19,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use self::child::{ChildConfig, ChildProcess, FromChild, KillSwitch};
+use self::forks::{ForkServer, Key, Started};
 use crate::backend::Running;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
-use crate::config::{check_working_directory, human, resolve_working_directory, Config};
+use crate::config::{
+    check_working_directory, human, resolve_working_directory, Config, ProcessLimits,
+};
 use crate::error::Error;
 use crate::interrupt::StopReason;
 use crate::outcome::{self, timeout_error, DataReply, Ended, Replied};
 use crate::protocol::{DataRequest, ReplyStatus, Request};
+use crate::python::ProcessOrigin;
 use crate::result::{ExecutionResult, PythonError, Status};
 
 /// How often a stopped child is sent SIGINT again while its code keeps going.
@@ -55,6 +61,8 @@ struct Recipe {
     warm_spare: bool,
     /// Kills the spare being prepared, so that `stop` leaves no process behind.
     spare_killer: Mutex<Option<Arc<KillSwitch>>>,
+    /// The fork server of the configuration, unless turned off; let go at `stop`.
+    forks: Mutex<Option<Arc<ForkServer>>>,
 }
 
 impl Recipe {
@@ -62,17 +70,86 @@ impl Recipe {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A child with the startup code run in it; `spare` publishes a way to kill it
-    /// while it gets ready.
+    fn fork_server(&self) -> Option<Arc<ForkServer>> {
+        self.forks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether the session's processes are forked (no spare needed).
+    fn forking(&self) -> bool {
+        self.fork_server().is_some_and(|f| f.forking())
+    }
+
+    /// A child with the startup code run in it: forked from the fork server, or
+    /// spawned; `spare` (always spawned) publishes a way to kill it while it gets ready.
     fn ready_child(&self, spare: bool) -> Result<ChildProcess, Error> {
-        let private = CaptureShared::new(crate::capture::OutputLimits {
-            output: 4096,
-            display: 0,
-        });
+        if let Some(forks) = self.fork_server().filter(|_| !spare) {
+            check_working_directory(&self.child.working_directory)?;
+            if let Some(child) =
+                forks.fork(&self.child, &private_capture(), || self.start_server())?
+            {
+                return Ok(child);
+            }
+        }
+        self.spawn_ready(&self.child, spare, None)
+    }
+
+    /// The fork server: a process spawned and made ready as a session's would be (its
+    /// errors are a session's), then asked to serve forks. It runs without the CPU time
+    /// limit, which each child it forks gets for itself.
+    fn start_server(&self) -> Result<Started, Error> {
+        let io_err = |e: std::io::Error| Error::Config(format!("cannot start a fork server: {e}"));
+        let (ours, theirs) = sys::seqpacket_pair().map_err(io_err)?;
+        let cfg = ChildConfig {
+            limits: ProcessLimits {
+                cpu_seconds: None,
+                ..self.child.limits
+            },
+            ..self.child.clone()
+        };
+        let mut server = self.spawn_ready(&cfg, false, Some(theirs.as_fd()))?;
+        drop(theirs);
+        let private = private_capture();
+        server.adopt(private.clone());
+        let asked = exchange(
+            &mut server,
+            &private,
+            self.id(),
+            (&Request::ServeForks, &[]),
+            self.timeout,
+            self.grace,
+            RunKind::Data,
+            &crossbeam_channel::never(),
+        );
+        match asked {
+            Exchange::Replied(r) if r.reply.status == ReplyStatus::Ok => {
+                Ok(Started::Serving(server, ours))
+            }
+            Exchange::Replied(r) => Ok(Started::Unsafe(
+                outcome::python_error(r.reply.error).message,
+            )),
+            Exchange::Stuck(_, how, _)
+            | Exchange::Died(_, how)
+            | Exchange::Gone(_, how)
+            | Exchange::Broken(_, how) => Ok(Started::Unsafe(format!(
+                "the fork server ended when asked to serve ({how})"
+            ))),
+        }
+    }
+
+    /// A spawned child of configuration `cfg` with the startup code run in it; `spare`
+    /// publishes a way to kill it while it gets ready; a fork server gets its `control`
+    /// socket.
+    fn spawn_ready(
+        &self,
+        cfg: &ChildConfig,
+        spare: bool,
+        control: Option<BorrowedFd<'_>>,
+    ) -> Result<ChildProcess, Error> {
+        let private = private_capture();
         // Handing over the runtime counts against the startup's own timeout.
         let begun = Instant::now();
         let deadline = begun + self.timeout.min(Duration::from_secs(10));
-        let mut child = ChildProcess::spawn(&self.child, private.clone(), deadline)?;
+        let mut child = ChildProcess::spawn(cfg, private.clone(), deadline, control)?;
         if spare {
             *self.spare_killer.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.killer());
         }
@@ -105,15 +182,23 @@ impl Recipe {
             ))),
             Exchange::Died(out, how) | Exchange::Gone(out, how) => Err(Error::Config(format!(
                 "the Python process {} ended ({how}) before it was ready{}",
-                self.child.python.display(),
+                cfg.python.display(),
                 stderr_excerpt(&out)
             ))),
             Exchange::Broken(_, what) => Err(Error::Config(format!(
                 "the Python process {} did not speak the protocol: {what}",
-                self.child.python.display()
+                cfg.python.display()
             ))),
         }
     }
+}
+
+/// Where a child's output goes until a session adopts it: enough to explain a failure.
+fn private_capture() -> Arc<CaptureShared> {
+    CaptureShared::new(crate::capture::OutputLimits {
+        output: 4096,
+        display: 0,
+    })
 }
 
 fn stderr_excerpt(out: &RunOutput) -> String {
@@ -256,21 +341,26 @@ impl Subprocess {
     pub(crate) fn start(config: &Config) -> Result<Subprocess, Error> {
         let python = resolve_python(config.python_executable.as_deref())?;
         let working_directory = resolve_working_directory(config.working_directory.as_deref())?;
+        let child = ChildConfig {
+            python,
+            working_directory,
+            env_clear: config.env_clear,
+            env: config.env.clone(),
+            limits: config.limits,
+            output_limit: config.output_limit,
+        };
+        let forks = config
+            .fork_server
+            .then(|| ForkServer::of(Key::of(&child, &config.startup_code)));
         let recipe = Arc::new(Recipe {
-            child: ChildConfig {
-                python,
-                working_directory,
-                env_clear: config.env_clear,
-                env: config.env.clone(),
-                limits: config.limits,
-                output_limit: config.output_limit,
-            },
+            child,
             startup_code: config.startup_code.clone(),
             timeout: config.timeout,
             grace: config.grace_period,
             next_id: AtomicU64::new(1),
             warm_spare: config.warm_spare,
             spare_killer: Mutex::new(None),
+            forks: Mutex::new(forks),
         });
         let capture = CaptureShared::new(crate::capture::OutputLimits::of(config));
         let child = recipe.ready_child(false)?;
@@ -292,7 +382,7 @@ impl Subprocess {
     }
 
     fn prepare_spare(&self) {
-        if !self.recipe.warm_spare {
+        if !self.recipe.warm_spare || self.recipe.forking() {
             return;
         }
         let recipe = self.recipe.clone();
@@ -493,6 +583,12 @@ impl Running for Subprocess {
             killer.kill();
         }
         self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The fork server ends with the last session that holds it.
+        self.recipe
+            .forks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     /// Where the session's output is collected.
@@ -502,6 +598,16 @@ impl Running for Subprocess {
 
     fn is_running(&self) -> bool {
         self.running.load(Ordering::Acquire)
+    }
+
+    fn origin(&self) -> ProcessOrigin {
+        let forked_by = self.lock_child().as_ref().and_then(ChildProcess::forked_by);
+        match forked_by {
+            Some(fork_server_pid) => ProcessOrigin::Forked { fork_server_pid },
+            None => ProcessOrigin::Spawned {
+                not_forked_because: self.recipe.fork_server().and_then(|f| f.why_not()),
+            },
+        }
     }
 }
 

@@ -14,27 +14,29 @@ use rustix::process::{Pid, Resource, Rlimit, Signal, WaitId, WaitIdOptions};
 
 use crate::config::ProcessLimits;
 
-/// Makes the child find `requests` at descriptor 3, `replies` at descriptor 4 and
-/// `stops` (see [`StopSlot`]) at descriptor 5, and applies `limits`, between fork and
-/// exec.
-pub(crate) fn prepare_child(
-    cmd: &mut Command,
-    requests: RawFd,
-    replies: RawFd,
-    stops: RawFd,
-    limits: ProcessLimits,
-) {
+/// The most descriptors [`prepare_child`] places.
+const PLACED: usize = 4;
+
+/// Makes the child find `fds` at descriptors 3, 4, ... (requests, replies, the
+/// [`StopSlot`] and, for a fork server, its control socket), and applies `limits`,
+/// between fork and exec.
+pub(crate) fn prepare_child(cmd: &mut Command, fds: &[RawFd], limits: ProcessLimits) {
+    let count = fds.len().min(PLACED);
+    let mut placed = [-1; PLACED];
+    placed[..count].copy_from_slice(&fds[..count]);
     let setup = move || -> io::Result<()> {
         // SAFETY: this runs in the forked child before exec, where only
         // async-signal-safe calls are allowed: fcntl, dup2 and close are (and rustix's
         // setrlimit is the bare system call).
         // The descriptors were open in the parent at fork time and are the child's
-        // copies. Copying all three above 9 first means no dup2 can overwrite another's
+        // copies. Copying them all above 9 first means no dup2 can overwrite another's
         // source, and dup2 gives fresh descriptors without close-on-exec.
         unsafe {
-            let copies =
-                [requests, replies, stops].map(|fd| libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10));
-            for (copy, target) in copies.into_iter().zip(3..) {
+            let mut copies = [-1; PLACED];
+            for (copy, &fd) in copies.iter_mut().zip(&placed[..count]) {
+                *copy = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+            }
+            for (&copy, target) in copies[..count].iter().zip(3..) {
                 if copy < 0 || libc::dup2(copy, target) < 0 {
                     return Err(io::Error::last_os_error());
                 }
@@ -135,6 +137,97 @@ pub(crate) fn has_exited(pid: u32) -> bool {
     !matches!(rustix::process::waitid(WaitId::Pid(pid), options), Ok(None))
 }
 
+/// A connected pair of Unix seqpacket sockets (close-on-exec): each send is one message
+/// to the other end, read whole by one receive.
+pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    Ok(rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
+/// Sends `message`, with copies of `fds` (`SCM_RIGHTS`), as one message on `socket`.
+pub(crate) fn send_message(
+    socket: BorrowedFd<'_>,
+    message: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::other("too many descriptors for one message"));
+    }
+    let iov = [io::IoSlice::new(message)];
+    let sent = rustix::net::sendmsg(socket, &iov, &mut control, SendFlags::NOSIGNAL)?;
+    if sent == message.len() {
+        Ok(())
+    } else {
+        Err(io::Error::other("a message sent in part"))
+    }
+}
+
+/// The next message on `socket`, waiting at most `timeout`; `UnexpectedEof` when the
+/// other end has closed, `TimedOut` when nothing came.
+pub(crate) fn receive_message(socket: BorrowedFd<'_>, timeout: Duration) -> io::Result<Vec<u8>> {
+    let begun = std::time::Instant::now();
+    loop {
+        let left = timeout.saturating_sub(begun.elapsed());
+        let [ready] = poll_readable([Some(socket)], Some(left))?;
+        if ready {
+            break;
+        }
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = rustix::io::read(socket, &mut buf)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// A pidfd for process `pid`: it reads as ready once the process has ended, whoever
+/// reaps it. Opened while the process cannot have been reaped (a fork server reaps its
+/// children only when asked), it refers to that process and no other.
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::other("not a pid"))?;
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
+}
+
+/// True once the process of `pidfd` has ended (it need not have been reaped).
+pub(crate) fn pidfd_ended(pidfd: BorrowedFd<'_>) -> bool {
+    !matches!(
+        poll_readable([Some(pidfd)], Some(Duration::ZERO)),
+        Ok([false])
+    )
+}
+
+/// Waits until the process of `pidfd` has ended, at most `timeout`; whether it has.
+pub(crate) fn pidfd_wait(pidfd: BorrowedFd<'_>, timeout: Duration) -> bool {
+    let begun = std::time::Instant::now();
+    loop {
+        let left = timeout.saturating_sub(begun.elapsed());
+        match poll_readable([Some(pidfd)], Some(left)) {
+            Ok([true]) | Err(_) => return true,
+            Ok([false]) if left.is_zero() => return false,
+            Ok([false]) => {}
+        }
+    }
+}
+
 /// Makes writes to `fd` return `WouldBlock` instead of waiting.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(fd)?;
@@ -222,5 +315,10 @@ impl StopSlot {
 
     pub(crate) fn as_raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
+    }
+
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.0.as_fd()
     }
 }
