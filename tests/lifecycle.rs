@@ -137,7 +137,10 @@ fn startup_code_that_raises_fails_start_with_the_exception() {
 fn startup_code_that_raises_on_restart_stops_the_session() {
     let dir = temp_dir("startup-restart");
     let flag = dir.join("fail");
+    // A forked session's restart does not run the startup code again (tests/forks.rs):
+    // this is about the sessions whose restarts do.
     let s = builder()
+        .fork_server(false)
         .startup_code(format!(
             "import os\nif os.path.exists({}):\n    raise RuntimeError('startup refused')\n",
             py_str(flag.to_str().unwrap())
@@ -167,7 +170,9 @@ fn restart_whose_startup_code_raises_leaves_it_stopped_until_started_again() {
     // and goes away when the file is deleted.
     let dir = temp_dir("startup-restart-again");
     let flag = dir.join("refuse");
+    // As above: the restarts that run the startup code again.
     let s = builder()
+        .fork_server(false)
         .startup_code(format!(
             "import os\nstarted = 'yes'\nif os.path.exists({}):\n    raise RuntimeError('refused by flag')\n",
             py_str(flag.to_str().unwrap())

@@ -42,18 +42,26 @@ fn require_process_per_test() {
     std::process::exit(2);
 }
 
-/// The backend the suite runs against: `PYSESSION_TEST_BACKEND`, default `embedded`.
+/// The backend the suite runs against: `PYSESSION_TEST_BACKEND`, default `embedded`;
+/// `subprocess-spawn` is the subprocess backend with its fork server off.
 pub fn backend() -> Backend {
     require_process_per_test();
     match std::env::var("PYSESSION_TEST_BACKEND") {
         Err(std::env::VarError::NotPresent) => Backend::Embedded,
         Ok(v) if v == "embedded" => Backend::Embedded,
-        Ok(v) if v == "subprocess" => Backend::Subprocess,
+        Ok(v) if v == "subprocess" || v == "subprocess-spawn" => Backend::Subprocess,
         other => panic!(
             "PYSESSION_TEST_BACKEND={other:?} is not supported by the test suite \
-             (accepted: \"embedded\", \"subprocess\")"
+             (accepted: \"embedded\", \"subprocess\", \"subprocess-spawn\")"
         ),
     }
+}
+
+/// True when subprocess sessions spawn their processes (`subprocess-spawn`) rather
+/// than fork them from a fork server.
+pub fn spawned() -> bool {
+    backend() == Backend::Subprocess
+        && std::env::var("PYSESSION_TEST_BACKEND").is_ok_and(|v| v == "subprocess-spawn")
 }
 
 /// True when the suite runs against the subprocess backend.
@@ -76,7 +84,7 @@ pub fn builder() -> SessionBuilder {
         .grace_period(GRACE)
         .timeout(Duration::from_secs(30));
     if subprocess() {
-        b.python_executable(test_python())
+        b.python_executable(test_python()).fork_server(!spawned())
     } else {
         b
     }

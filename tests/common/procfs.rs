@@ -35,6 +35,29 @@ pub fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The processes below `ancestor`: its children, theirs, and so on (a forked
+/// subprocess session's process is a child of its fork server, a child of this one).
+pub fn descendants_of(ancestor: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = pids()
+        .into_iter()
+        .filter_map(|p| proc_stat(p).map(|(_, ppid)| (p, ppid)))
+        .collect();
+    let mut found = vec![ancestor];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|&&(_, pp)| pp == parent)
+                .map(|&(p, _)| p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
 /// The CPU time (user and system) `pid` has used; `"self"` is this process.
 pub fn cpu_time_of(pid: &str) -> Option<Duration> {
     let fields = stat_fields(pid)?;
@@ -43,10 +66,11 @@ pub fn cpu_time_of(pid: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// The CPU time this process and its children (a subprocess session's child) have used.
+/// The CPU time this process and its descendants (a subprocess session's process, its
+/// fork server) have used.
 pub fn cpu_time_with_children() -> Duration {
     let own = cpu_time_of("self").unwrap_or_default();
-    children_of(std::process::id())
+    descendants_of(std::process::id())
         .into_iter()
         .filter_map(|p| cpu_time_of(&p.to_string()))
         .fold(own, |total, t| total + t)
