@@ -1,37 +1,109 @@
-//! Resident memory, read from `/proc`, for the examples that print it.
+//! Memory of this process and of every process below it (a subprocess session's
+//! process and warm spare, a fork server and the sessions forked from it), read from
+//! `/proc`, for the examples that print it.
+//!
+//! Resident memory (RSS) counts each shared page in full in every process that maps it;
+//! proportional memory (PSS) splits it between them. The processes forked from one fork
+//! server share most of their pages, so only PSS says what they cost in all.
 
-/// This process's resident memory plus that of its children (a subprocess session's
-/// child and warm spare), in KiB.
-pub fn total_rss_kib() -> i64 {
-    let me = std::process::id().to_string();
-    let mut total = rss_of("self");
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            let stat = std::fs::read_to_string(format!("/proc/{name}/stat")).unwrap_or_default();
-            // The field after the state, past the parenthesised command, is the parent.
-            let ppid = stat
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().nth(1));
-            if ppid == Some(me.as_str()) {
-                total += rss_of(&name);
-            }
-        }
-    }
-    total
+// Each example that includes this file uses part of it.
+#![allow(dead_code)]
+
+/// What a set of processes holds in memory, in KiB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// How many processes were read.
+    pub processes: usize,
+    /// The sum of their resident memory (`Rss:`).
+    pub rss_kib: u64,
+    /// The sum of their proportional memory (`Pss:`).
+    pub pss_kib: u64,
 }
 
-fn rss_of(pid: &str) -> i64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+impl Memory {
+    /// This one and `other` together.
+    pub fn plus(self, other: Memory) -> Memory {
+        Memory {
+            processes: self.processes + other.processes,
+            rss_kib: self.rss_kib + other.rss_kib,
+            pss_kib: self.pss_kib + other.pss_kib,
+        }
+    }
+}
+
+/// This process's resident memory plus that of every process below it, in KiB.
+pub fn total_rss_kib() -> i64 {
+    tree_memory().rss_kib as i64
+}
+
+/// The memory of this process and of every process below it.
+pub fn tree_memory() -> Memory {
+    let me = std::process::id();
+    std::iter::once(me)
+        .chain(descendants_of(me))
+        .map(memory_of)
+        .fold(Memory::default(), Memory::plus)
+}
+
+/// The memory of one process; nothing when it has ended (or was never there).
+pub fn memory_of(pid: u32) -> Memory {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+        return Memory::default();
+    };
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    Memory {
+        processes: 1,
+        rss_kib: field("Rss:"),
+        pss_kib: field("Pss:"),
+    }
+}
+
+/// The processes below `ancestor`: its children, theirs, and so on, found by their
+/// parent links in `/proc/<pid>/stat`.
+pub fn descendants_of(ancestor: u32) -> Vec<u32> {
+    let links: Vec<(u32, u32)> = pids()
+        .into_iter()
+        .filter_map(|pid| parent_of(pid).map(|parent| (pid, parent)))
+        .collect();
+    let mut found = vec![ancestor];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(
+            links
+                .iter()
+                .filter(|&&(_, p)| p == parent)
+                .map(|&(pid, _)| pid),
+        );
+        next += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent of `pid`, if the process exists.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces and parentheses of its own:
+    // after the last `)` come the state letter, then the parent.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+}
+
+fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
         })
-        .unwrap_or(0)
+        .unwrap_or_default()
 }
