@@ -341,8 +341,45 @@
 //! (descriptors 3 and 4, length-prefixed JSON); a reply that cannot be decoded ends the
 //! child and the call returns [`Status::Restarted`] saying so, never a hang.
 //!
-//! What it adds, at the price of a process per session (about 11 MiB, twice that with
-//! the warm spare) and a slower round trip (tens of microseconds instead of about ten):
+//! What it adds, at the price of a process per session and a slower round trip (tens
+//! of microseconds instead of about ten):
+//!
+//! - **A fork server** (on by default; [`fork_server`](SessionBuilder::fork_server)).
+//!   For each configuration (interpreter, working directory, environment, memory
+//!   limit, startup code) one process is spawned on first use; it loads the runtime,
+//!   runs the startup code once, and then forks the process of every session of that
+//!   configuration in this process, and of every restart, from itself: a start or a
+//!   restart takes about two milliseconds instead of a fresh interpreter's thirty (far
+//!   more with numpy or pandas in the startup code), and idle sessions share the
+//!   server's memory page by page until they write to it. A forked process is a
+//!   session's like a spawned one: its own pid, process group and descriptors, the same
+//!   protocol, capture, timeouts, kill, CPU time limit (counted from the fork) and
+//!   environment. [`PythonInfo::process`] says how a session's process was made. What
+//!   to know:
+//!   - *The startup code runs once per server*, not once per session or restart: each
+//!     fork starts from the state it left. Startup code whose effects must happen per
+//!     session (a log line, a file read that changes, a network connection, which
+//!     every fork would share) belongs in a first execute, or in sessions with the
+//!     fork server off. Files and sockets the startup code leaves open are shared by
+//!     all forks, as after any `fork()`.
+//!   - *What must not be shared is re-seeded* in each fork: `random`'s state and
+//!     numpy's global generator; `secrets`, `uuid4` and `tempfile` read the system's
+//!     randomness or notice the new pid. The hash seed (`PYTHONHASHSEED`) is the
+//!     server's, as for every `multiprocessing` fork: it cannot change once the
+//!     interpreter runs.
+//!   - *Only a single-threaded process may fork.* A server whose startup code left
+//!     Python threads running, or whose native threads are still there when a fork
+//!     returns, does not fork: its configuration's sessions are spawned as with the
+//!     fork server off, a warning says why once, and `PythonInfo::process` is
+//!     `Spawned` with the reason. Native pools that stop their threads before a fork,
+//!     as OpenBLAS (numpy's) does, are fine.
+//!   - *A server lives while a session of its configuration does* (a stopped session
+//!     lets go of it). One killed from outside or crashed is noticed at the next fork
+//!     and started again; the sessions it forked live on. Startup code that fails or
+//!     never ends fails the start with the same errors as a spawned process's.
+//!   - A server runs without the CPU time limit (each fork gets its own), and its
+//!     startup code's objects are frozen out of the garbage collector (`gc.freeze()`),
+//!     so that collections in the forks do not copy their pages.
 //!
 //! - **Output at the descriptor level.** Descriptors 1 and 2 of the child are captured
 //!   whole: `os.write(1, ...)`, C `printf`, child processes. Markers with a random token
@@ -367,10 +404,11 @@
 //!   the execute returns [`Status::Restarted`] with how the process ended (`exit status
 //!   1`, `killed by signal 11`), and the next execute works in a fresh process. Every
 //!   child is reaped.
-//! - **A warm spare.** After start and after each restart a spare child is prepared in
-//!   the background, startup code already run, so [`Session::restart`] (and the
-//!   recovery after a crash) is a swap. Its startup code runs before the restart is
-//!   asked for: startup code with outside effects sees them happen early.
+//! - **A warm spare**, where the process is spawned (fork server off, or not safe).
+//!   After start and after each restart a spare child is prepared in the background,
+//!   startup code already run, so [`Session::restart`] (and the recovery after a crash)
+//!   is a swap. Its startup code runs before the restart is asked for: startup code
+//!   with outside effects sees them happen early.
 //! - **Isolation.** A real working directory per session, environment variables
 //!   ([`env`](SessionBuilder::env), [`env_clear`](SessionBuilder::env_clear)) and
 //!   resource limits ([`memory_limit`](SessionBuilder::memory_limit),
@@ -489,7 +527,9 @@
 //!   raises the stop exception into runs that are over time, output kept in Rust-side
 //!   buffers that can be read whether or not the interpreter is free, and the one FFI
 //!   module. Subprocess: a child `python` spoken to in frames over two dedicated pipes,
-//!   its stdout and stderr read by a thread of its own, and a warm spare for restarts.
+//!   its stdout and stderr read by a thread of its own, forked by its configuration's
+//!   fork server (a registry of them, one Unix socket each, descriptors passed over it)
+//!   or spawned with a warm spare for restarts.
 //! - **The protocol and its decoding**: typed requests (a cell, a variable operation)
 //!   and the runtime's typed reply, shared by both backends; one decoding turns a reply
 //!   into an [`ExecutionResult`] or a variable's answer, so the rules (values cut to the
@@ -499,7 +539,7 @@
 //!
 //! The Python side of the runtime is real `.py` modules with one concern each
 //! (`python/pysession_runtime/`: ownership, streams, hooks, tracebacks, variables,
-//! display, figures, cells, the session, and the subprocess worker), compiled into the
+//! display, figures, cells, the session, the subprocess worker and its fork server), compiled into the
 //! crate and loaded by both backends in one fixed order from one list
 //! (`src/runtime.rs`), with the constants they share (file names, the frame limit,
 //! which MIME types are text) handed in from Rust at start-up.

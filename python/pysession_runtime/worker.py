@@ -25,6 +25,12 @@ The process is its one session's: every thread the session's code starts is the
 session's, its displays included, and the process's own ``sys``, working directory and
 ``time.sleep`` are the session's to change.
 
+Asked to (``{"op": "serve_forks"}``, right after the startup code), the process
+becomes its configuration's fork server instead (``forkserver``): it answers ``ok``,
+or an error saying why it may not fork (threads), and from then on forks a child per
+session on request; each child takes its own descriptors and serves this same loop,
+with the startup code's state, under a token of its own.
+
 To stop a request, the host writes its id (8 bytes, little-endian) at the start of
 the in-memory file at descriptor 5, then sends SIGINT. A SIGINT for the request that
 runs raises the runtime's ``StopExecution`` in the main thread; one that comes before

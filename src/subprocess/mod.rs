@@ -624,7 +624,7 @@ fn restarted(out: RunOutput, what: String) -> ExecutionResult {
     r.error = Some(PythonError {
         type_name: "SessionRestarted".into(),
         message: format!(
-            "{what}. The session was restarted: a fresh process (startup code re-run) \
+            "{what}. The session was restarted: a fresh process (with the startup code's state) \
              takes its place for the next execute, and all variables are lost."
         ),
         traceback: String::new(),
