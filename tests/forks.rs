@@ -73,14 +73,6 @@ fn descendants() -> Vec<(u32, char)> {
         .collect()
 }
 
-/// True while `pid` is a live process running the pysession runtime (its command line
-/// names it; a reused pid would not).
-fn session_process_exists(pid: u32) -> bool {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let live = proc_stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X');
-    live && String::from_utf8_lossy(&cmdline).contains("pysession_runtime")
-}
-
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("read /proc/self/fd")
@@ -288,6 +280,7 @@ fn a_fork_server_killed_from_outside_is_replaced_and_its_sessions_live_on() {
     ok(&a, "x = 41");
     let old = server_of(&a);
     let a_pid = pid_of(&a);
+    let a_process = Lifetime::of(a_pid).expect("a's process");
     // SAFETY: kill has no memory-safety preconditions; `old` is our live child.
     assert_eq!(unsafe { libc::kill(old as i32, libc::SIGKILL) }, 0);
     assert!(wait_for(Duration::from_secs(5), || proc_stat(old)
@@ -311,7 +304,7 @@ fn a_fork_server_killed_from_outside_is_replaced_and_its_sessions_live_on() {
     assert_alive(&a);
     assert_alive(&b);
     assert!(
-        wait_for(Duration::from_secs(5), || !session_process_exists(a_pid)),
+        wait_for(Duration::from_secs(5), || !a_process.running()),
         "the orphaned process {a_pid} was not ended by the restart"
     );
     drop((a, b));
@@ -327,12 +320,13 @@ fn the_fork_server_ends_with_the_last_session_of_its_configuration() {
     let a = forked().start().expect("start a");
     let b = forked().start().expect("start b");
     let server = server_of(&a);
+    let server_process = Lifetime::of(server).expect("the server's process");
     drop(a);
     assert_alive(&b);
-    assert!(session_process_exists(server), "b still needs the server");
+    assert!(server_process.running(), "b still needs the server");
     b.stop().expect("stop");
     assert!(
-        wait_for(Duration::from_secs(5), || !session_process_exists(server)),
+        wait_for(Duration::from_secs(5), || !server_process.running()),
         "the server outlived its sessions"
     );
     b.start().expect("start again");
@@ -414,17 +408,20 @@ fn a_thousand_starts_and_a_thousand_restarts_leave_no_zombies_orphans_or_descrip
     let anchor = forked().start().expect("start the anchor");
     let server = server_of(&anchor);
     let fds_before = open_fds();
+    // Known by pid and start time: a pid that another test's process takes over later
+    // (pids wrap at 32768 here) is not one of ours.
+    let lifetime = |s: &Session| Lifetime::of(pid_of(s)).expect("the session's process exists");
     let mut pids = BTreeSet::new();
     for i in 0..ROUNDS {
         let s = forked()
             .start()
             .unwrap_or_else(|e| panic!("start {i}: {e}"));
-        pids.insert(pid_of(&s));
+        pids.insert(lifetime(&s));
     }
     let s = forked().start().expect("start");
     for i in 0..ROUNDS {
         s.restart().unwrap_or_else(|e| panic!("restart {i}: {e}"));
-        pids.insert(pid_of(&s));
+        pids.insert(lifetime(&s));
     }
     assert_eq!(server_of(&s), server, "one server all along");
     assert_eq!(
@@ -445,11 +442,7 @@ fn a_thousand_starts_and_a_thousand_restarts_leave_no_zombies_orphans_or_descrip
     assert!(settled, "processes remain: {left:?}");
     let left: BTreeSet<u32> = left.into_iter().map(|(p, _)| p).collect();
     assert_eq!(left, BTreeSet::from([server, anchor_pid]));
-    let orphans: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|&p| session_process_exists(p))
-        .collect();
+    let orphans: Vec<Lifetime> = pids.iter().copied().filter(Lifetime::running).collect();
     assert!(orphans.is_empty(), "session processes remain: {orphans:?}");
     let mut fds_after = open_fds();
     wait_for(Duration::from_secs(2), || {

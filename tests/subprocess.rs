@@ -87,19 +87,6 @@ fn our_children() -> Vec<(u32, char)> {
         .collect()
 }
 
-/// True while `pid` is a live (not zombie) process running the pysession runtime
-/// (the boot code is on its command line; a reused pid would not have it).
-fn session_process_exists(pid: u32) -> bool {
-    if !Path::new(&format!("/proc/{pid}")).exists() {
-        return false;
-    }
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let zombie = matches!(proc_stat(pid), Some(('Z', _)));
-    // A zombie has an empty command line: if it is ours it is caught elsewhere; if it
-    // is an orphan's, it no longer runs anything.
-    !zombie && String::from_utf8_lossy(&cmdline).contains("pysession_runtime")
-}
-
 /// Running (not a zombie, not gone).
 fn process_running(pid: u32) -> bool {
     match proc_stat(pid) {
@@ -563,15 +550,20 @@ fn many_restarts_leak_no_descriptors_zombies_or_orphans() {
     assert!(children_before.is_empty(), "{children_before:?}");
 
     let s = booted_session();
+    // Known by pid and start time: a pid that another test's process takes over later
+    // (pids wrap at 32768 here) is not one of ours.
+    let lifetime = |pid: u32| Lifetime::of(pid).expect("the session's process exists");
     let mut pids = BTreeSet::new();
-    pids.insert(child_pid(&s));
+    pids.insert(lifetime(child_pid(&s)));
     let begun = Instant::now();
     for i in 0..RESTARTS {
         s.restart()
             .unwrap_or_else(|e| panic!("restart {i} failed: {e}"));
         let r = run(&s, "import os\nos.getpid()");
         assert_eq!(r.status, Status::Ok, "after restart {i}: {r:#?}");
-        pids.insert(r.value.expect("pid").parse::<u32>().expect("numeric pid"));
+        pids.insert(lifetime(
+            r.value.expect("pid").parse::<u32>().expect("numeric pid"),
+        ));
     }
     let took = begun.elapsed();
     eprintln!(
@@ -590,11 +582,7 @@ fn many_restarts_leak_no_descriptors_zombies_or_orphans() {
     assert!(zombies.is_empty(), "zombie children remain: {zombies:?}");
     assert!(settled, "children remain after stop: {remaining:?}");
 
-    let orphans: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|&pid| session_process_exists(pid))
-        .collect();
+    let orphans: Vec<Lifetime> = pids.iter().copied().filter(Lifetime::running).collect();
     assert!(
         orphans.is_empty(),
         "session processes still exist: {orphans:?}"

@@ -41,11 +41,13 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
 
-    /// Python code run when a session starts and after every restart.
+    /// Python code every session starts from: run when a session starts and after every
+    /// restart, or, for subprocess sessions forked from a fork server (the default),
+    /// once in the server, each session starting from the state it left.
     #[arg(long, value_name = "CODE", conflicts_with = "startup_file")]
     pub startup_code: Option<String>,
 
-    /// A file of Python code run when a session starts and after every restart.
+    /// A file of Python code every session starts from (as --startup-code).
     #[arg(long, value_name = "PATH")]
     pub startup_file: Option<PathBuf>,
 
@@ -69,6 +71,12 @@ pub struct Options {
     /// Subprocess sessions: the most CPU time a session may use in all, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub cpu_time_limit: Option<u64>,
+
+    /// Subprocess sessions: spawn each session's process (a fresh python that runs the
+    /// startup code itself) instead of forking it from the fork server that ran the
+    /// startup code once.
+    #[arg(long)]
+    pub no_fork_server: bool,
 
     /// The most Python sessions open at once, over all clients.
     #[arg(long, value_name = "N", default_value_t = 64)]
@@ -204,6 +212,6 @@ impl Options {
         if let Some(seconds) = self.cpu_time_limit {
             b = b.cpu_time_limit(Duration::from_secs(seconds));
         }
-        b
+        b.fork_server(!self.no_fork_server)
     }
 }

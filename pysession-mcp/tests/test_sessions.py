@@ -130,3 +130,25 @@ async def test_a_third_session_over_max_sessions_is_refused() -> None:
         # Closing one makes room.
         assert (await py.tool("close_session", session="a")).is_error is False
         assert await py.value("1 + 1", session="c") == "2"
+
+
+async def test_sessions_are_forks_of_one_fork_server_unless_it_is_turned_off() -> None:
+    # By default each session's process is a fork of the one server that ran the
+    # startup code; --no-fork-server spawns each from the MCP server itself.
+    startup = ("--startup-code", "import os\nboot = os.getpid()")
+    async with connect(stdio(*startup), "legacy") as client:
+        py = Py(client, sessionless=False)
+        parents = {await py.value("os.getppid()", session=name) for name in ("a", "b")}
+        boots = {await py.value("boot", session=name) for name in ("a", "b")}
+        assert len(parents) == 1 and parents == boots, (parents, boots)
+        assert await py.value("os.getpid() != boot", session="a") == "True"
+        assert (await py.tool("restart_session", session="a")).is_error is False
+        assert await py.value("os.getppid()", session="a") == parents.pop()
+        assert await py.value("1 + 1", session="a") == "2"
+    async with connect(stdio(*startup, "--no-fork-server"), "legacy") as client:
+        py = Py(client, sessionless=False)
+        probe = "(os.getppid(), boot == os.getpid())"
+        a = await py.value(probe, session="a")
+        b = await py.value(probe, session="b")
+        # Spawned by the one MCP server, each ran the startup code itself.
+        assert a == b and a.endswith(", True)"), (a, b)

@@ -18,6 +18,29 @@ pub fn proc_stat(pid: u32) -> Option<(char, u32)> {
     Some((state, ppid))
 }
 
+/// A process as it is known for its life: its pid and its start time (field 22 of
+/// `/proc/<pid>/stat`, in clock ticks since boot). A pid may be reused by a later
+/// process, of another test say; the pair is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Lifetime {
+    pub pid: u32,
+    started: u64,
+}
+
+impl Lifetime {
+    /// The process `pid` is now, if it exists.
+    pub fn of(pid: u32) -> Option<Lifetime> {
+        let started = stat_fields(&pid.to_string())?.get(19)?.parse().ok()?;
+        Some(Lifetime { pid, started })
+    }
+
+    /// True while this very process runs (not a zombie, not gone, not a reused pid).
+    pub fn running(&self) -> bool {
+        Lifetime::of(self.pid) == Some(*self)
+            && proc_stat(self.pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+    }
+}
+
 /// Every process's pid.
 pub fn pids() -> Vec<u32> {
     std::fs::read_dir("/proc")
