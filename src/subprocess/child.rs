@@ -215,6 +215,18 @@ impl KillSwitch {
         if !self.ended() {
             sys::kill_descendants(self.pid);
         }
+        if let Some(pidfd) = &self.pidfd {
+            // A forked child is its server's to reap, which it does only when asked: its
+            // pid, and so its group's id, stay its own while it runs or is a zombie.
+            // Should the server have died, init reaps it at once and the pid may pass to
+            // another process: the group is then left alone, and the pidfd reaches this
+            // process only.
+            if !self.ended() || sys::is_zombie(self.pid) {
+                sys::signal(self.pid, true, Signal::KILL);
+            }
+            sys::pidfd_signal(pidfd.as_fd(), Signal::KILL);
+            return;
+        }
         sys::signal(self.pid, true, Signal::KILL);
         sys::signal(self.pid, false, Signal::KILL);
     }
@@ -336,9 +348,13 @@ impl ChildProcess {
             Ok(fd) => fd,
             Err(e) => {
                 // No way to watch a process that is not ours: the kernel is too old to
-                // fork sessions for.
+                // fork sessions for. The child is not reaped yet, so its pid is its own.
                 sys::signal(pid, true, Signal::KILL);
                 sys::signal(pid, false, Signal::KILL);
+                let begun = Instant::now();
+                while !sys::ended_by_proc(pid) && begun.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 server.reap(pid);
                 return Err(ForkFailure::Unsafe(format!(
                     "this system cannot watch a forked process (pidfd_open: {e})"
@@ -491,7 +507,10 @@ impl ChildProcess {
     /// Asks the child to stop request `id`: the id in the stop slot, then SIGINT.
     pub(crate) fn interrupt(&mut self, id: u64) {
         if self.alive() && self.stops.set(id).is_ok() {
-            sys::signal(self.pid, false, Signal::INT);
+            match &self.killer.pidfd {
+                Some(pidfd) => sys::pidfd_signal(pidfd.as_fd(), Signal::INT),
+                None => sys::signal(self.pid, false, Signal::INT),
+            }
         }
     }
 

@@ -74,6 +74,8 @@ pub(crate) enum Started {
     Serving(ChildProcess, OwnedFd),
     /// Its startup code ran, but it may not fork, for this reason.
     Unsafe(String),
+    /// It failed when asked to serve, for this reason: the next start tries again.
+    Failed(String),
 }
 
 impl ForkServer {
@@ -142,6 +144,11 @@ impl ForkServer {
                                 "sessions of this configuration spawn their own processes: {why}"
                             );
                             *state = State::Unsafe(why);
+                            return Ok(None);
+                        }
+                        Started::Failed(why) => {
+                            crate::diag::must_warn!("no fork server for this session: {why}");
+                            *state = State::Down;
                             return Ok(None);
                         }
                     }

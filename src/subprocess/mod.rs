@@ -130,8 +130,8 @@ impl Recipe {
             Exchange::Stuck(_, how, _)
             | Exchange::Died(_, how)
             | Exchange::Gone(_, how)
-            | Exchange::Broken(_, how) => Ok(Started::Unsafe(format!(
-                "the fork server ended when asked to serve ({how})"
+            | Exchange::Broken(_, how) => Ok(Started::Failed(format!(
+                "it ended when asked to serve ({how})"
             ))),
         }
     }

@@ -207,6 +207,22 @@ pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// Sends `signal` to the process of `pidfd`: that process, even once its pid has been
+/// reaped and reused.
+pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, signal: Signal) {
+    let _ = rustix::process::pidfd_send_signal(pidfd, signal);
+}
+
+/// True once process `pid`, not necessarily a child of this one, is a zombie or gone.
+pub(crate) fn ended_by_proc(pid: u32) -> bool {
+    stat_field(pid, 0).is_none_or(|s| s == "Z" || s == "X")
+}
+
+/// True while process `pid` is a zombie: ended, not yet reaped.
+pub(crate) fn is_zombie(pid: u32) -> bool {
+    stat_field(pid, 0).is_some_and(|s| s == "Z")
+}
+
 /// True once the process of `pidfd` has ended (it need not have been reaped).
 pub(crate) fn pidfd_ended(pidfd: BorrowedFd<'_>) -> bool {
     !matches!(
@@ -283,9 +299,14 @@ fn descendants(pid: u32) -> Vec<u32> {
 /// The parent id in `/proc/<pid>/stat` ("pid (comm) S ppid ..."; comm may hold spaces
 /// and parentheses).
 fn parent_of(pid: u32) -> Option<u32> {
+    stat_field(pid, 1)?.parse().ok()
+}
+
+/// Field `n` after the command name of `/proc/<pid>/stat` (0: the state letter).
+fn stat_field(pid: u32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
+    after.split_whitespace().nth(n).map(str::to_owned)
 }
 
 /// Where the host writes the id of the request it wants stopped, before it sends
