@@ -374,9 +374,12 @@
 //!     `Spawned` with the reason. Native pools that stop their threads before a fork,
 //!     as OpenBLAS (numpy's) does, are fine.
 //!   - *A server lives while a session of its configuration does* (a stopped session
-//!     lets go of it). One killed from outside or crashed is noticed at the next fork
-//!     and started again; the sessions it forked live on. Startup code that fails or
-//!     never ends fails the start with the same errors as a spawned process's.
+//!     lets go of it). One killed or crashed, or stopped (no answer within 3 s), is
+//!     noticed at the next fork and replaced; the sessions it forked live on. Sessions
+//!     run as the host's user, so a session's code can signal its server as it can
+//!     any of the host's processes: that harms no other session. Startup code that
+//!     fails or never ends fails the start with the same errors as a spawned
+//!     process's.
 //!   - A server runs without the CPU time limit (each fork gets its own), and its
 //!     startup code's objects are frozen out of the garbage collector (`gc.freeze()`),
 //!     so that collections in the forks do not copy their pages.

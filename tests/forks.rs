@@ -316,6 +316,45 @@ fn a_fork_server_killed_from_outside_is_replaced_and_its_sessions_live_on() {
 }
 
 #[test]
+fn a_session_that_kills_or_stops_its_fork_server_harms_no_other() {
+    let config = || forked().startup_code("import os, signal\nboot = 'yes'");
+    let a = config().start().expect("start a");
+    let b = config().start().expect("start b");
+    ok(&b, "kept = 'b'");
+    let first = server_of(&a);
+    // Sessions run as the host's user: a session's code can signal its server.
+    ok(&a, "os.kill(os.getppid(), signal.SIGKILL)");
+    assert_alive(&a);
+    assert_eq!(value(&b, "kept").as_deref(), Some("'b'"));
+    let c = config().start().expect("start c after the kill");
+    let second = server_of(&c);
+    assert_ne!(second, first);
+
+    // A stopped server does not answer: the next start waits a few seconds for it,
+    // then replaces it.
+    ok(&c, "os.kill(os.getppid(), signal.SIGSTOP)");
+    let begun = Instant::now();
+    let d = config().start().expect("start d after the stop");
+    assert!(
+        begun.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        begun.elapsed()
+    );
+    assert_ne!(server_of(&d), second);
+    for s in [&a, &b, &c, &d] {
+        assert_eq!(value(s, "boot").as_deref(), Some("'yes'"));
+        assert_alive(s);
+    }
+    assert_eq!(value(&b, "kept").as_deref(), Some("'b'"));
+    drop((a, b, c, d));
+    assert!(
+        wait_for(Duration::from_secs(5), || descendants().is_empty()),
+        "left behind: {:?}",
+        descendants()
+    );
+}
+
+#[test]
 fn the_fork_server_ends_with_the_last_session_of_its_configuration() {
     let a = forked().start().expect("start a");
     let b = forked().start().expect("start b");

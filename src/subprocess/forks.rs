@@ -28,7 +28,7 @@ use crate::error::Error;
 
 /// How long a server may take to answer: a fork copies the page tables of a process
 /// that may be large.
-const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+const ANSWER_WITHIN: Duration = Duration::from_secs(3);
 
 /// What makes the processes of two sessions interchangeable. The CPU time limit is not
 /// part of it: each child gets its own.
