@@ -51,32 +51,12 @@ fn pid_of(s: &Session) -> u32 {
     number(s, "import os\nos.getpid()")
 }
 
-/// Waits up to `limit` for `cond`; returns whether it became true.
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let begun = Instant::now();
-    loop {
-        if cond() {
-            return true;
-        }
-        if begun.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// This process's descendants with their state letters.
 fn descendants() -> Vec<(u32, char)> {
     descendants_of(std::process::id())
         .into_iter()
         .filter_map(|p| proc_stat(p).map(|(state, _)| (p, state)))
         .collect()
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
 }
 
 #[test]

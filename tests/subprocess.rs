@@ -95,26 +95,6 @@ fn process_running(pid: u32) -> bool {
     }
 }
 
-/// Waits up to `limit` for `cond`; returns whether it became true.
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let begun = Instant::now();
-    loop {
-        if cond() {
-            return true;
-        }
-        if begun.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
-}
-
 // ---------------------------------------------------------------------------------
 // 1. Descriptor-level output
 // ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-//! What `/proc` says of processes: their state, parent and CPU time.
+//! What `/proc` says of processes (their state, parent, start and CPU time, this one's descriptors), and waiting for it to change.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces and
 /// parentheses: the state letter first, then the parent pid, ...
@@ -97,4 +97,25 @@ pub fn cpu_time_with_children() -> Duration {
         .into_iter()
         .filter_map(|p| cpu_time_of(&p.to_string()))
         .fold(own, |total, t| total + t)
+}
+
+/// How many descriptors this process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+}
+
+/// Waits up to `limit` for `cond`, looking every 20 ms; returns whether it became true.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let begun = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if begun.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
