@@ -1,4 +1,5 @@
-//! What `/proc` says of processes (their state, parent, start and CPU time, this one's descriptors), and waiting for it to change.
+//! What `/proc` says of processes (their state, parent, start and CPU time, this
+//! one's descriptors), and waiting for it to change.
 
 use std::time::{Duration, Instant};
 
