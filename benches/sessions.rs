@@ -1,5 +1,6 @@
 //! Session costs, embedded and subprocess side by side: an execute round trip, output,
-//! start, restart and stop, 100 MB of bytes in and out.
+//! start, restart and stop (subprocess sessions both forked from a fork server and
+//! spawned), 100 MB of bytes in and out.
 //!
 //! `cargo bench --bench sessions`. Setup (interpreter start, the session) stays outside
 //! the timed part. Subprocess sessions run `/usr/bin/python3` (or `PYSESSION_BENCH_PYTHON`).
@@ -57,18 +58,36 @@ fn execute(c: &mut Criterion) {
     group.finish();
 }
 
+/// The sessions `lifecycle` compares: embedded; subprocess forked from a fork server,
+/// with an anchor session of the same configuration alive (so that its server is up, as
+/// in a program that keeps sessions); subprocess spawned (`fork_server(false)`, with its
+/// warm spare).
+const KINDS: [(&str, Backend, bool); 3] = [
+    ("embedded", Backend::Embedded, false),
+    ("subprocess fork", Backend::Subprocess, true),
+    ("subprocess spawn", Backend::Subprocess, false),
+];
+
 fn lifecycle(c: &mut Criterion) {
     // Bring the interpreter up first: these measure sessions, not Python's start.
     drop(start(Backend::Embedded));
     let mut group = c.benchmark_group("lifecycle");
     group.sample_size(20);
-    for (name, backend) in BACKENDS {
+    for (name, backend, fork) in KINDS {
+        let make = |startup: &str| {
+            builder(backend)
+                .fork_server(fork)
+                .startup_code(startup)
+                .start()
+                .expect("session starts")
+        };
+        let anchor = fork.then(|| make(""));
         group.bench_function(format!("session [start + first result] {name}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let t = Instant::now();
-                    let s = start(backend);
+                    let s = make("");
                     s.execute("1 + 1").expect("execute");
                     total += t.elapsed();
                     drop(s);
@@ -76,24 +95,22 @@ fn lifecycle(c: &mut Criterion) {
                 total
             })
         });
-        let session = builder(backend)
-            .startup_code("import math")
-            .start()
-            .expect("session starts");
+        let session = make("import math");
         session
             .execute("data = list(range(1000))")
             .expect("execute");
+        // A restart as a program makes it: some time after the last one, so that a
+        // spawned session's warm spare is ready.
+        let pause = Duration::from_millis(if backend == Backend::Subprocess && !fork {
+            150
+        } else {
+            1
+        });
         group.bench_function(format!("session [restart] {name}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    // A restart as a program makes it: some time after the last one, so
-                    // that the subprocess backend's warm spare is ready.
-                    std::thread::sleep(Duration::from_millis(if backend == Backend::Subprocess {
-                        150
-                    } else {
-                        1
-                    }));
+                    std::thread::sleep(pause);
                     let t = Instant::now();
                     session.restart().expect("restart");
                     total += t.elapsed();
@@ -105,7 +122,7 @@ fn lifecycle(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let s = start(backend);
+                    let s = make("");
                     let t = Instant::now();
                     s.stop().expect("stop");
                     total += t.elapsed();
@@ -113,6 +130,7 @@ fn lifecycle(c: &mut Criterion) {
                 total
             })
         });
+        drop(anchor);
     }
     group.finish();
 }
@@ -191,7 +209,8 @@ fn data(c: &mut Criterion) {
 
 /// What the subprocess backend's default interpreter costs: the one the crate was built
 /// for (here Debian's `/usr/bin/python3`) against `python3` on `PATH` (here a pyenv shim
-/// that starts another Python), the default before.
+/// that starts another Python), the default before. The sessions are spawned
+/// (`fork_server(false)`): the interpreter's start is what a fork server saves.
 fn interpreter(c: &mut Criterion) {
     let mut group = c.benchmark_group("interpreter");
     group.sample_size(10);
@@ -201,7 +220,9 @@ fn interpreter(c: &mut Criterion) {
     ];
     for (name, python) in choices {
         let builder = || {
-            let b = Session::builder().backend(Backend::Subprocess);
+            let b = Session::builder()
+                .backend(Backend::Subprocess)
+                .fork_server(false);
             match python {
                 Some(p) => b.python_executable(p),
                 None => b,
