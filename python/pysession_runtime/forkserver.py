@@ -73,6 +73,12 @@ def serve(start):
     """Serves fork requests on descriptor ``CONTROL`` until the host closes it; a child
     runs ``start(token)`` and ends when it returns."""
     control = socket.socket(fileno=CONTROL)
+    # What the runtime imports on first use (``python_info``, listing variables) is
+    # imported here, once, for every fork to share: in each child it would cost over a
+    # megabyte of its own.
+    import platform  # noqa: F401
+    import reprlib  # noqa: F401
+
     # What the startup code made stays in every child: kept out of the collector's
     # reach, its pages are not touched (and so copied) by each child's collections.
     gc.collect()
