@@ -304,29 +304,32 @@ fn a_session_that_kills_or_stops_its_fork_server_harms_no_other() {
     let first = server_of(&a);
     // Sessions run as the host's user: a session's code can signal its server.
     ok(&a, "os.kill(os.getppid(), signal.SIGKILL)");
+    assert!(wait_for(Duration::from_secs(5), || proc_stat(first)
+        .is_none_or(|(state, _)| state == 'Z')));
     assert_alive(&a);
     assert_eq!(value(&b, "kept").as_deref(), Some("'b'"));
     let c = config().start().expect("start c after the kill");
     let second = server_of(&c);
     assert_ne!(second, first);
 
-    // A stopped server does not answer: the next start waits a few seconds for it,
-    // then replaces it.
+    // A stopped server does not answer. A start may take the spare it forked before
+    // the stop; the first that needs a fork waits a few seconds for it, then replaces it.
     ok(&c, "os.kill(os.getppid(), signal.SIGSTOP)");
     let begun = Instant::now();
     let d = config().start().expect("start d after the stop");
+    let e = config().start().expect("start e after the stop");
     assert!(
         begun.elapsed() < Duration::from_secs(10),
         "{:?}",
         begun.elapsed()
     );
-    assert_ne!(server_of(&d), second);
-    for s in [&a, &b, &c, &d] {
+    assert_ne!(server_of(&e), second);
+    for s in [&a, &b, &c, &d, &e] {
         assert_eq!(value(s, "boot").as_deref(), Some("'yes'"));
         assert_alive(s);
     }
     assert_eq!(value(&b, "kept").as_deref(), Some("'b'"));
-    drop((a, b, c, d));
+    drop((a, b, c, d, e));
     assert!(
         wait_for(Duration::from_secs(5), || descendants().is_empty()),
         "left behind: {:?}",
@@ -426,6 +429,8 @@ fn a_thousand_starts_and_a_thousand_restarts_leave_no_zombies_orphans_or_descrip
     // Keeps the configuration's server up, as a program with sessions open would.
     let anchor = forked().start().expect("start the anchor");
     let server = server_of(&anchor);
+    // The server, the anchor's process and the spare forked for the next start.
+    assert!(wait_for(Duration::from_secs(5), || descendants().len() == 3));
     let fds_before = open_fds();
     // Known by pid and start time: a pid that another test's process takes over later
     // (pids wrap at 32768 here) is not one of ours.
@@ -450,17 +455,25 @@ fn a_thousand_starts_and_a_thousand_restarts_leave_no_zombies_orphans_or_descrip
     );
     drop(s);
 
-    // What is left: the server and the anchor's process, none a zombie.
+    // What is left: the server, the anchor's process and a spare, none a zombie.
     let anchor_pid = pid_of(&anchor);
-    let settled = wait_for(Duration::from_secs(5), || descendants().len() == 2);
+    let settled = wait_for(Duration::from_secs(5), || descendants().len() == 3);
     let left = descendants();
     assert!(
         left.iter().all(|&(_, state)| state != 'Z'),
         "zombies remain: {left:?}"
     );
-    assert!(settled, "processes remain: {left:?}");
-    let left: BTreeSet<u32> = left.into_iter().map(|(p, _)| p).collect();
-    assert_eq!(left, BTreeSet::from([server, anchor_pid]));
+    assert!(
+        settled,
+        "processes remain: {left:?} (the server {server}, the anchor {anchor_pid})"
+    );
+    let mut left: BTreeSet<u32> = left.into_iter().map(|(p, _)| p).collect();
+    assert!(left.remove(&server) && left.remove(&anchor_pid), "{left:?}");
+    let spare: Vec<_> = left
+        .iter()
+        .map(|&p| proc_stat(p).map(|(_, ppid)| ppid))
+        .collect();
+    assert_eq!(spare, [Some(server)], "the third is the server's spare");
     let orphans: Vec<Lifetime> = pids.iter().copied().filter(Lifetime::running).collect();
     assert!(orphans.is_empty(), "session processes remain: {orphans:?}");
     let mut fds_after = open_fds();

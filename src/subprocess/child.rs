@@ -471,6 +471,13 @@ impl ChildProcess {
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = sink;
     }
 
+    /// Makes a child forked ahead of need a session's: its output goes to `sink`, and its
+    /// values are cut to `output_limit`.
+    pub(crate) fn fit(&mut self, sink: Arc<CaptureShared>, output_limit: usize) {
+        self.adopt(sink);
+        self.output_limit = output_limit;
+    }
+
     /// The pid of the fork server that forked this process, if one did.
     pub(crate) fn forked_by(&self) -> Option<u32> {
         match &self.maker {
@@ -575,6 +582,14 @@ struct Ends {
     replies: PipeReader,
     requests: PipeWriter,
     stops: sys::StopSlot,
+}
+
+/// Where a child's output goes until a session adopts it: enough to explain a failure.
+pub(crate) fn private_capture() -> Arc<CaptureShared> {
+    CaptureShared::new(crate::capture::OutputLimits {
+        output: 4096,
+        display: 0,
+    })
 }
 
 fn start_error(e: std::io::Error) -> Error {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::child::{describe_end, ChildConfig, ChildProcess, ForkFailure, Forker};
+use super::child::{describe_end, private_capture, ChildConfig, ChildProcess, ForkFailure, Forker};
 use super::sys;
 use crate::capture::CaptureShared;
 use crate::error::Error;
@@ -30,8 +30,9 @@ use crate::error::Error;
 /// that may be large.
 const ANSWER_WITHIN: Duration = Duration::from_secs(3);
 
-/// What makes the processes of two sessions interchangeable. The CPU time limit is not
-/// part of it: each child gets its own.
+/// What makes the processes of two sessions interchangeable. The CPU time limit, which
+/// the server does not run under, is part of it all the same: a spare child is forked
+/// with it before anyone asks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     python: PathBuf,
@@ -39,6 +40,7 @@ pub(crate) struct Key {
     env_clear: bool,
     env: Vec<(OsString, OsString)>,
     memory: Option<u64>,
+    cpu_seconds: Option<u64>,
     startup_code: String,
 }
 
@@ -50,14 +52,20 @@ impl Key {
             env_clear: cfg.env_clear,
             env: cfg.env.clone(),
             memory: cfg.limits.memory,
+            cpu_seconds: cfg.limits.cpu_seconds,
             startup_code: startup_code.to_owned(),
         }
     }
 }
 
-/// The fork server of one configuration.
+/// The fork server of one configuration, with a child forked ahead of need: the next
+/// start or restart takes it at once (a swap, as a spawned session's warm spare), and
+/// another is forked in the background. One spare per configuration, not per session.
 pub(crate) struct ForkServer {
     state: Mutex<State>,
+    spare: Mutex<Option<ChildProcess>>,
+    /// A spare is being forked.
+    refilling: AtomicBool,
 }
 
 enum State {
@@ -92,6 +100,8 @@ impl ForkServer {
         }
         let server = Arc::new(ForkServer {
             state: Mutex::new(State::Down),
+            spare: Mutex::new(None),
+            refilling: AtomicBool::new(false),
         });
         servers.insert(key, Arc::downgrade(&server));
         server
@@ -114,17 +124,75 @@ impl ForkServer {
         }
     }
 
-    /// A session's process forked from the server, its output going to `sink`; the
-    /// server is started with `start` if none is up. `None`: this start is to spawn a
-    /// process instead (the server may not fork, or failed twice).
+    /// A session's process forked from the server, its output going to `sink`: the
+    /// spare if there is one, else a fork made now, the server started with `start` if
+    /// none is up. `None`: this start is to spawn a process instead (the server may not
+    /// fork, or failed twice).
     pub(crate) fn fork(
-        &self,
+        self: &Arc<Self>,
         cfg: &ChildConfig,
         sink: &Arc<CaptureShared>,
         start: impl FnOnce() -> Result<Started, Error>,
     ) -> Result<Option<ChildProcess>, Error> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // A spare of a server that has ended is let go: the start brings a server back.
+        let spare = spare.filter(|child| !child.exited() && child.forked_by() == self.serving());
+        let child = match spare {
+            Some(mut child) => {
+                child.fit(sink.clone(), cfg.output_limit);
+                Some(child)
+            }
+            None => self.fork_now(cfg, sink, Some(start))?,
+        };
+        if child.is_some() {
+            self.refill(cfg);
+        }
+        Ok(child)
+    }
+
+    /// The pid of the server that is up, if one is.
+    fn serving(&self) -> Option<u32> {
+        match &*self.lock() {
+            State::Up(instance) if instance.alive() => Some(instance.pid),
+            _ => None,
+        }
+    }
+
+    /// Forks a spare in the background, unless one is being forked.
+    fn refill(self: &Arc<Self>, cfg: &ChildConfig) {
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let server = self.clone();
+        let cfg = cfg.clone();
+        let forked = std::thread::Builder::new()
+            .name("pysession-fork-spare".into())
+            .spawn(move || {
+                // Only from a server that is up: the next start brings one back.
+                let no_start: Option<fn() -> Result<Started, Error>> = None;
+                let forked = server.fork_now(&cfg, &private_capture(), no_start);
+                let mut spare = server.spare.lock().unwrap_or_else(|p| p.into_inner());
+                // Under the spare's lock: a start that takes this spare finds no refill
+                // under way and asks for the next.
+                server.refilling.store(false, Ordering::Release);
+                if let (Ok(Some(child)), None) = (forked, &*spare) {
+                    *spare = Some(child);
+                }
+            });
+        if forked.is_err() {
+            self.refilling.store(false, Ordering::Release);
+        }
+    }
+
+    /// A fork made now; with no `start`, only from a server that is up.
+    fn fork_now(
+        &self,
+        cfg: &ChildConfig,
+        sink: &Arc<CaptureShared>,
+        start: Option<impl FnOnce() -> Result<Started, Error>>,
+    ) -> Result<Option<ChildProcess>, Error> {
         let mut state = self.lock();
-        let mut start = Some(start);
+        let mut start = start;
         loop {
             let instance = match &*state {
                 State::Unsafe(_) => return Ok(None),

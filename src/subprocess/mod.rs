@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use self::child::{ChildConfig, ChildProcess, FromChild, KillSwitch};
+use self::child::{private_capture, ChildConfig, ChildProcess, FromChild, KillSwitch};
 use self::forks::{ForkServer, Key, Started};
 use crate::backend::Running;
 use crate::capture::{bound_text, CaptureShared, RunOutput};
@@ -191,14 +191,6 @@ impl Recipe {
             ))),
         }
     }
-}
-
-/// Where a child's output goes until a session adopts it: enough to explain a failure.
-fn private_capture() -> Arc<CaptureShared> {
-    CaptureShared::new(crate::capture::OutputLimits {
-        output: 4096,
-        display: 0,
-    })
 }
 
 fn stderr_excerpt(out: &RunOutput) -> String {
