@@ -99,9 +99,12 @@ fn lifecycle(c: &mut Criterion) {
         session
             .execute("data = list(range(1000))")
             .expect("execute");
-        // A restart as a program makes it: some time after the last one, so that a
-        // spawned session's warm spare is ready.
-        let pause = Duration::from_millis(if backend == Backend::Subprocess && !fork {
+        // A restart as a program makes it: some time after the last one, so that the
+        // spare (a spawned session's own, or its fork server's) is ready and what the
+        // last restart left to do in the background (killing the old process, forking
+        // or spawning the next spare) is done. Back-to-back restarts are measured by
+        // `examples/fork_startup.rs`.
+        let pause = Duration::from_millis(if backend == Backend::Subprocess {
             150
         } else {
             1

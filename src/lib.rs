@@ -349,9 +349,11 @@
 //!   limit, startup code) one process is spawned on first use; it loads the runtime,
 //!   runs the startup code once, and then forks the process of every session of that
 //!   configuration in this process, and of every restart, from itself: a start or a
-//!   restart takes about two milliseconds instead of a fresh interpreter's thirty (far
-//!   more with numpy or pandas in the startup code), and idle sessions share the
-//!   server's memory page by page until they write to it. A forked process is a
+//!   restart takes about a millisecond instead of a fresh interpreter's thirty to fifty
+//!   (hundreds with numpy or pandas in the startup code), and idle sessions share the
+//!   server's memory page by page until they write to it (under 2 MiB of their own
+//!   each). One child is kept forked ahead of need per configuration, so the next start
+//!   or restart is a swap, and another is forked in the background. A forked process is a
 //!   session's like a spawned one: its own pid, process group and descriptors, the same
 //!   protocol, capture, timeouts, kill, CPU time limit (counted from the fork) and
 //!   environment. [`PythonInfo::process`] says how a session's process was made. What
