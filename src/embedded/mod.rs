@@ -182,7 +182,7 @@ impl Embedded {
             if started.elapsed() >= spin {
                 return None;
             }
-            std::hint::spin_loop();
+            crate::wait::pause();
         }
     }
 
