@@ -6,7 +6,7 @@
 //! proportional memory (PSS) splits it between them. The processes forked from one fork
 //! server share most of their pages, so only PSS says what they cost in all.
 
-// Each example that includes this file uses part of it.
+// Each example that includes this file uses part of it, and of the tests' readers.
 #![allow(dead_code)]
 
 /// What a set of processes holds in memory, in KiB.
@@ -63,47 +63,7 @@ pub fn memory_of(pid: u32) -> Memory {
     }
 }
 
-/// The processes below `ancestor`: its children, theirs, and so on, found by their
-/// parent links in `/proc/<pid>/stat`.
-pub fn descendants_of(ancestor: u32) -> Vec<u32> {
-    let links: Vec<(u32, u32)> = pids()
-        .into_iter()
-        .filter_map(|pid| parent_of(pid).map(|parent| (pid, parent)))
-        .collect();
-    let mut found = vec![ancestor];
-    let mut next = 0;
-    while next < found.len() {
-        let parent = found[next];
-        found.extend(
-            links
-                .iter()
-                .filter(|&&(_, p)| p == parent)
-                .map(|&(pid, _)| pid),
-        );
-        next += 1;
-    }
-    found.remove(0);
-    found
-}
-
-/// The parent of `pid`, if the process exists.
-pub fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name, in parentheses, may hold spaces and parentheses of its own:
-    // after the last `)` come the state letter, then the parent.
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+/// The tests' readers of `/proc` (the processes below one, their state).
+#[path = "../../tests/common/procfs.rs"]
+mod procfs;
+pub use procfs::descendants_of;
