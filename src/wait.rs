@@ -25,6 +25,7 @@ pub(crate) fn several_cpus() -> bool {
 }
 
 /// One pause of a poll: a busy one with several CPUs, else the CPU yielded.
+#[cfg(feature = "async")]
 pub(crate) fn pause() {
     if several_cpus() {
         std::hint::spin_loop();
