@@ -59,6 +59,16 @@ fn descendants() -> Vec<(u32, char)> {
         .collect()
 }
 
+/// Within a few seconds, no process is left below this one.
+#[track_caller]
+fn assert_nothing_left() {
+    assert!(
+        wait_for(Duration::from_secs(5), || descendants().is_empty()),
+        "left behind: {:?}",
+        descendants()
+    );
+}
+
 #[test]
 fn sessions_of_one_configuration_are_forks_of_one_server_each_its_own_process() {
     let dir = temp_dir("forks-config");
@@ -244,11 +254,7 @@ fn startup_code_that_leaves_a_thread_running_makes_its_sessions_spawn() {
     assert_alive(&t);
     drop((s, t));
     // The server that refused is not left behind.
-    assert!(
-        wait_for(Duration::from_secs(5), || descendants().is_empty()),
-        "left behind: {:?}",
-        descendants()
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -288,11 +294,7 @@ fn a_fork_server_killed_from_outside_is_replaced_and_its_sessions_live_on() {
         "the orphaned process {a_pid} was not ended by the restart"
     );
     drop((a, b));
-    assert!(
-        wait_for(Duration::from_secs(5), || descendants().is_empty()),
-        "left behind: {:?}",
-        descendants()
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -330,11 +332,7 @@ fn a_session_that_kills_or_stops_its_fork_server_harms_no_other() {
     }
     assert_eq!(value(&b, "kept").as_deref(), Some("'b'"));
     drop((a, b, c, d, e));
-    assert!(
-        wait_for(Duration::from_secs(5), || descendants().is_empty()),
-        "left behind: {:?}",
-        descendants()
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -390,11 +388,7 @@ fn startup_code_that_fails_or_never_ends_gives_the_errors_a_spawned_process_give
         );
     }
     // Nothing of the failed starts is left, and a good start works.
-    assert!(
-        wait_for(Duration::from_secs(5), || descendants().is_empty()),
-        "left behind: {:?}",
-        descendants()
-    );
+    assert_nothing_left();
     let s = forked().start().expect("start");
     assert_alive(&s);
 }
@@ -497,10 +491,6 @@ fn a_thousand_starts_and_a_thousand_restarts_leave_no_zombies_orphans_or_descrip
     );
     assert_alive(&anchor);
     drop(anchor);
-    assert!(
-        wait_for(Duration::from_secs(5), || descendants().is_empty()),
-        "left behind: {:?}",
-        descendants()
-    );
+    assert_nothing_left();
     assert!(!Path::new(&format!("/proc/{server}")).exists());
 }

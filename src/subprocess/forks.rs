@@ -76,6 +76,14 @@ enum State {
     Unsafe(String),
 }
 
+impl State {
+    /// The server may not fork, for `why`: said once, as a warning.
+    fn unsafe_because(why: String) -> State {
+        crate::diag::must_warn!("sessions of this configuration spawn their own processes: {why}");
+        State::Unsafe(why)
+    }
+}
+
 /// How starting a fork server went.
 pub(crate) enum Started {
     /// Its startup code ran, and it serves forks on the socket given.
@@ -208,10 +216,7 @@ impl ForkServer {
                             instance
                         }
                         Started::Unsafe(why) => {
-                            crate::diag::must_warn!(
-                                "sessions of this configuration spawn their own processes: {why}"
-                            );
-                            *state = State::Unsafe(why);
+                            *state = State::unsafe_because(why);
                             return Ok(None);
                         }
                         Started::Failed(why) => {
@@ -225,10 +230,7 @@ impl ForkServer {
             match ChildProcess::fork(instance.clone(), cfg, sink.clone()) {
                 Ok(child) => return Ok(Some(child)),
                 Err(ForkFailure::Unsafe(why)) => {
-                    crate::diag::must_warn!(
-                        "sessions of this configuration spawn their own processes: {why}"
-                    );
-                    *state = State::Unsafe(why);
+                    *state = State::unsafe_because(why);
                     return Ok(None);
                 }
                 Err(ForkFailure::Down(why)) => {
