@@ -296,6 +296,26 @@ fn print_to_stderr_goes_to_stderr_and_write_returns_length() {
     assert_eq!(r.value.as_deref(), Some("5"));
 }
 
+/// Writes that are not a plain `str` from a session's own thread (an embedded
+/// interpreter writes those in native code) behave as before: a `str` subclass is
+/// written as its text, a non-`str` is refused by name, and the method of the stream's
+/// class writes too.
+#[test]
+fn writes_of_str_subclasses_other_objects_and_the_class_method_behave_as_a_stream_does() {
+    let s = session();
+    ok(&s, "import sys\nclass Loud(str):\n    def __str__(self): return 'LOUD'");
+    let r = ok(&s, "sys.stdout.write(Loud('quiet'))");
+    assert_eq!(r.stdout, "quiet", "{r:#?}");
+    assert_eq!(r.value.as_deref(), Some("5"));
+    let r = raises(&s, "sys.stdout.write(42)", "TypeError");
+    assert!(r.stdout.is_empty(), "{r:#?}");
+    let r = ok(&s, "type(sys.stderr).write(sys.stderr, 'by the class\\n')");
+    assert_eq!(r.stderr, "by the class\n", "{r:#?}");
+    let r = ok(&s, "print('a', 'b', sep='-', end='!')\nprint(*range(3), file=sys.stderr)");
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("a-b!", "0 1 2\n"));
+    assert_alive(&s);
+}
+
 #[test]
 fn a_thread_the_startup_code_starts_is_the_sessions_and_its_later_output_is_background() {
     let s = builder()

@@ -68,7 +68,8 @@ class SessionStream(io.TextIOBase):
         if type(s) is not str:
             if not isinstance(s, str):
                 raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-            s = str(s)
+            # Its text, as a file's `write` takes it, not what its `__str__` says.
+            s = str.__str__(s)
         owner[0].capture.write(self._stream, s, owner[1])
         return len(s)
 
@@ -228,6 +229,15 @@ class _Descriptors:
 
 # What `restore` puts back: None until a backend installs its streams.
 _installed = None
+
+
+def use_native_write(make_write):
+    """The routing streams' ``write`` in the host's native code, which behaves as
+    ``SessionStream.write`` does: ``make_write(stream, owners, slow)`` makes it from
+    the thread-owner map and the Python ``write``, which it calls for what it does not
+    take itself."""
+    for stream in (_installed.stdout, _installed.stderr):
+        stream.write = make_write(stream._stream, ownership._owners, stream.write)
 
 
 def route_by_thread():

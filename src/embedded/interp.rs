@@ -78,6 +78,10 @@ fn load(
 ) -> PyResult<Runtime> {
     let module = load_scripts(py)?;
     module.call_method1("install", (executable, guess))?;
+    module.call_method1(
+        "use_native_write",
+        (py.get_type::<super::sink::StreamWrite>(),),
+    )?;
     let stop_exception = module
         .getattr("StopExecution")?
         .cast_into::<PyType>()?

@@ -4,8 +4,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::control::ControlShared;
 use crate::capture::{CaptureShared, Written};
@@ -51,6 +52,62 @@ impl Sink {
     fn write_bytes(&self, stream: u8, data: &[u8], run: Option<u64>) {
         let run = run.unwrap_or_else(|| self.control.current());
         self.shared.write_bytes(stream, run, data);
+    }
+}
+
+/// `sys.stdout.write` and `sys.stderr.write` of an embedded interpreter, in native
+/// code: the routing stream's own `write` (`slow`) does the same in Python, at three
+/// times the cost of a `print` into an `io.StringIO`. A `str` written by a thread a
+/// session owns goes straight to that session's capture; anything else (no owner, a
+/// `str` subclass, not a `str`) takes `slow`, which says how it is handled.
+#[pyclass(frozen, module = "pysession")]
+pub(crate) struct StreamWrite {
+    stream: u8,
+    /// The runtime's thread ident → `(session state, run)` map (`ownership._owners`).
+    owners: Py<PyDict>,
+    slow: Py<PyAny>,
+}
+
+#[pymethods]
+impl StreamWrite {
+    #[new]
+    fn new(stream: u8, owners: Py<PyDict>, slow: Py<PyAny>) -> Self {
+        StreamWrite {
+            stream,
+            owners,
+            slow,
+        }
+    }
+
+    fn __call__<'py>(&self, s: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = s.py();
+        if let Ok(text) = s.cast_exact::<PyString>() {
+            if let Some((sink, run)) = self.owner(py)? {
+                sink.get().write(self.stream, text, run);
+                return Ok(text.len()?.into_pyobject(py)?.into_any());
+            }
+        }
+        self.slow.bind(py).call1((s,))
+    }
+}
+
+impl StreamWrite {
+    /// The capture and run of the session that owns the calling thread, when the
+    /// runtime's map has it with a capture of this host's.
+    fn owner<'py>(&self, py: Python<'py>) -> PyResult<Option<(Bound<'py, Sink>, Option<u64>)>> {
+        let Some(owner) = self.owners.bind(py).get_item(super::ffi::thread_ident())? else {
+            return Ok(None);
+        };
+        let Ok(owner) = owner.cast_into::<PyTuple>() else {
+            return Ok(None);
+        };
+        let (Ok(state), Ok(run)) = (owner.get_item(0), owner.get_item(1)) else {
+            return Ok(None);
+        };
+        let Ok(sink) = state.getattr(intern!(py, "capture"))?.cast_into::<Sink>() else {
+            return Ok(None);
+        };
+        Ok(Some((sink, run.extract()?)))
     }
 }
 
