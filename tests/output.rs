@@ -303,7 +303,10 @@ fn print_to_stderr_goes_to_stderr_and_write_returns_length() {
 #[test]
 fn writes_of_str_subclasses_other_objects_and_the_class_method_behave_as_a_stream_does() {
     let s = session();
-    ok(&s, "import sys\nclass Loud(str):\n    def __str__(self): return 'LOUD'");
+    ok(
+        &s,
+        "import sys\nclass Loud(str):\n    def __str__(self): return 'LOUD'",
+    );
     let r = ok(&s, "sys.stdout.write(Loud('quiet'))");
     assert_eq!(r.stdout, "quiet", "{r:#?}");
     assert_eq!(r.value.as_deref(), Some("5"));
@@ -311,7 +314,10 @@ fn writes_of_str_subclasses_other_objects_and_the_class_method_behave_as_a_strea
     assert!(r.stdout.is_empty(), "{r:#?}");
     let r = ok(&s, "type(sys.stderr).write(sys.stderr, 'by the class\\n')");
     assert_eq!(r.stderr, "by the class\n", "{r:#?}");
-    let r = ok(&s, "print('a', 'b', sep='-', end='!')\nprint(*range(3), file=sys.stderr)");
+    let r = ok(
+        &s,
+        "print('a', 'b', sep='-', end='!')\nprint(*range(3), file=sys.stderr)",
+    );
     assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("a-b!", "0 1 2\n"));
     assert_alive(&s);
 }
