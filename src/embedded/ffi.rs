@@ -1,8 +1,6 @@
 //! The crate's only unsafe code: the CPython calls PyO3 does not wrap.
 #![allow(unsafe_code)]
 
-#[cfg(not(Py_3_13))]
-use std::os::raw::c_ulong;
 use std::os::raw::{c_int, c_long};
 
 use pyo3::prelude::*;
@@ -51,56 +49,29 @@ extern "C" {
     ) -> std::os::raw::c_int;
 }
 
-#[cfg(not(Py_3_13))]
+#[cfg(not(Py_3_12))]
 extern "C" {
-    // Exported by CPython 3.11 and 3.12 (`cpython/ceval.h`; 3.13 keeps them to itself):
-    // what sys.setswitchinterval and sys.getswitchinterval call, in microseconds.
-    fn _PyEval_SetSwitchInterval(microseconds: c_ulong);
-    fn _PyEval_GetSwitchInterval() -> c_ulong;
+    // Exported by CPython 3.11 (`cpython/ceval.h`): what sys.setswitchinterval and
+    // sys.getswitchinterval call, in microseconds. From 3.12 the interval is the
+    // interpreter's, and these need an attached thread to find it.
+    fn _PyEval_SetSwitchInterval(microseconds: std::os::raw::c_ulong);
+    fn _PyEval_GetSwitchInterval() -> std::os::raw::c_ulong;
 }
 
-/// While it lives, a thread waiting for the interpreter lock asks the holder to hand it
-/// over after `microseconds` rather than after the switch interval (5 ms by default,
-/// or whatever code set): the watchdog raises its stop into code shorter than that.
-/// The interval it found is put back when it is dropped. On 3.13, which does not
-/// export the interval's setter, it does nothing: a stop lands within the interval.
-#[cfg(not(Py_3_13))]
-pub(crate) struct PromptSwitch(c_ulong);
-
-#[cfg(Py_3_13)]
-pub(crate) struct PromptSwitch;
-
-#[cfg(Py_3_13)]
-impl PromptSwitch {
-    pub(crate) fn new(_microseconds: u64) -> PromptSwitch {
-        PromptSwitch
+/// The switch interval, in seconds, read and set without the interpreter lock: on 3.11
+/// it is one process-wide word.
+#[cfg(not(Py_3_12))]
+pub(crate) fn swap_switch_interval_detached(seconds: f64) -> f64 {
+    // SAFETY: on 3.11 both calls read or write one word of the runtime's state and need
+    // no thread state or lock (CPython's own waiters read it holding only the lock's
+    // mutex); the interpreter is initialised before any watchdog exists.
+    let previous = unsafe { _PyEval_GetSwitchInterval() };
+    let wanted = (seconds * 1e6) as std::os::raw::c_ulong;
+    if wanted.max(1) < previous {
+        // SAFETY: as above.
+        unsafe { _PyEval_SetSwitchInterval(wanted.max(1)) };
     }
-}
-
-#[cfg(not(Py_3_13))]
-impl PromptSwitch {
-    pub(crate) fn new(microseconds: u64) -> PromptSwitch {
-        // SAFETY: both read or write one word of the interpreter's state and need no
-        // interpreter lock (CPython's own waiters read it holding only the lock's
-        // mutex); the interpreter is initialised before any watchdog exists.
-        let previous = unsafe { _PyEval_GetSwitchInterval() };
-        let wanted = c_ulong::try_from(microseconds)
-            .unwrap_or(c_ulong::MAX)
-            .max(1);
-        if wanted < previous {
-            // SAFETY: as above.
-            unsafe { _PyEval_SetSwitchInterval(wanted) };
-        }
-        PromptSwitch(previous)
-    }
-}
-
-#[cfg(not(Py_3_13))]
-impl Drop for PromptSwitch {
-    fn drop(&mut self) {
-        // SAFETY: as in `new`.
-        unsafe { _PyEval_SetSwitchInterval(self.0) };
-    }
+    previous as f64 / 1e6
 }
 
 /// What a line tracer does, at every new line or call of the traced thread's code:
@@ -240,4 +211,38 @@ pub(crate) fn is_initialized() -> bool {
     // SAFETY: Py_IsInitialized may be called at any time, before or after
     // initialisation, from any thread; it only reads a flag.
     unsafe { pyo3::ffi::Py_IsInitialized() != 0 }
+}
+
+/// `PyCF_ALLOW_TOP_LEVEL_AWAIT`, and what `compile()` adds for a `str` source:
+/// `PyCF_SOURCE_IS_UTF8 | PyCF_IGNORE_COOKIE`.
+const COMPILE_FLAGS: c_int = 0x2000 | 0x0100 | 0x0800;
+
+/// `compile(source, filename, "eval" if expression else "exec",
+/// ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)` for source text, without the
+/// builtin's argument parsing.
+pub(crate) fn compile<'py>(
+    py: Python<'py>,
+    source: &std::ffi::CStr,
+    filename: &Bound<'py, PyAny>,
+    expression: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let start = if expression {
+        pyo3::ffi::Py_eval_input
+    } else {
+        pyo3::ffi::Py_file_input
+    };
+    let mut flags = pyo3::ffi::PyCompilerFlags {
+        cf_flags: COMPILE_FLAGS,
+        // As `compile()` sets it: the running version's grammar.
+        cf_feature_version: c_int::from(py.version_info().minor),
+    };
+    // SAFETY: `py` proves the thread is attached. `source` is a NUL-terminated UTF-8
+    // string and `filename` a live object, both borrowed for the call; `flags` is a
+    // valid, initialised struct the call may read and update; -1 is "the current
+    // optimisation level", as `compile()` passes it.
+    let code = unsafe {
+        pyo3::ffi::Py_CompileStringObject(source.as_ptr(), filename.as_ptr(), start, &mut flags, -1)
+    };
+    // SAFETY: the call returns a new reference, or null with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, code) }
 }

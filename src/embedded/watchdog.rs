@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::intern;
@@ -24,8 +24,9 @@ const REPEAT: Duration = Duration::from_millis(5);
 /// How often a stop is raised into code that was given up on.
 const REPEAT_ABANDONED: Duration = Duration::from_millis(100);
 /// How soon the thread that holds the interpreter lock is asked to hand it to the
-/// watchdog, in microseconds, while a stop is to be raised.
-const PROMPT_SWITCH_MICROS: u64 = 100;
+/// watchdog while stops are being raised, and for how long after the last one.
+const PROMPT_SWITCH: f64 = 100e-6;
+const PROMPT_LINGER: Duration = Duration::from_secs(1);
 /// Stops raised before the stopped thread's lines are traced.
 const ESCALATE_AFTER: u32 = 4;
 
@@ -78,14 +79,73 @@ pub(crate) fn stop(worker: Arc<WorkerThread>, control: Arc<ControlShared>, ticke
     });
 }
 
+/// A short switch interval (`sys.setswitchinterval`) while stops are being raised: a
+/// thread waiting for the interpreter lock asks the holder to hand it over after
+/// [`PROMPT_SWITCH`] rather than after the interval (5 ms by default, or whatever code
+/// set), so that a stop lands in code shorter than that. On 3.12 and later it is set
+/// and put back with the lock held (the interval is the interpreter's there, which a
+/// detached thread has none of: setting it unattached aborts the process), so the
+/// first round of a stop still waits up to one interval for the lock; the short
+/// interval stays for [`PROMPT_LINGER`] after the last stop, so the next ones are
+/// prompt. On 3.11 it is set before the first round waits.
+struct PromptSwitch {
+    previous: f64,
+    last_used: Instant,
+}
+
+impl PromptSwitch {
+    fn new(py: Python<'_>) -> Option<PromptSwitch> {
+        let sys = py.import("sys").ok()?;
+        let previous: f64 = sys.call_method0("getswitchinterval").ok()?.extract().ok()?;
+        if PROMPT_SWITCH < previous {
+            sys.call_method1("setswitchinterval", (PROMPT_SWITCH,))
+                .ok()?;
+        }
+        Some(PromptSwitch {
+            previous,
+            last_used: Instant::now(),
+        })
+    }
+
+    /// On 3.11, set before the round waits for the lock (the interval is process-wide
+    /// there and needs no lock): the first round of a stop is prompt too.
+    #[cfg(not(Py_3_12))]
+    fn before_lock() -> PromptSwitch {
+        PromptSwitch {
+            previous: ffi::swap_switch_interval_detached(PROMPT_SWITCH),
+            last_used: Instant::now(),
+        }
+    }
+
+    fn restore(self, py: Python<'_>) {
+        if let Ok(sys) = py.import("sys") {
+            let _ = sys.call_method1("setswitchinterval", (self.previous,));
+        }
+    }
+}
+
 fn watch(rx: Receiver<Target>) {
     let mut targets: Vec<Target> = Vec::new();
+    let mut prompt: Option<PromptSwitch> = None;
+    watch_rounds(&rx, &mut targets, &mut prompt);
+    if let Some(p) = prompt.take() {
+        Python::attach(|py| p.restore(py));
+    }
+}
+
+fn watch_rounds(
+    rx: &Receiver<Target>,
+    targets: &mut Vec<Target>,
+    prompt: &mut Option<PromptSwitch>,
+) {
     loop {
         // Code that was given up on is only waited for: raised into every 100 ms, not
         // every 5, so that it does not keep taking the interpreter lock.
         let only_abandoned = targets.iter().all(|t| t.ticket.phase() == Phase::Abandoned);
-        let next = if targets.is_empty() {
+        let next = if targets.is_empty() && prompt.is_none() {
             rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else if targets.is_empty() {
+            rx.recv_timeout(PROMPT_LINGER)
         } else if only_abandoned {
             rx.recv_timeout(REPEAT_ABANDONED)
         } else {
@@ -98,16 +158,31 @@ fn watch(rx: Receiver<Target>) {
         }
         targets.extend(rx.try_iter());
         targets.retain(Target::live);
+        let stopping = targets.iter().any(|t| t.ticket.phase() != Phase::Abandoned);
+        if let Some(p) = prompt.as_mut() {
+            if stopping {
+                p.last_used = Instant::now();
+            } else if p.last_used.elapsed() >= PROMPT_LINGER {
+                // No stop for a while, or only code given up on: the usual interval.
+                if let Some(p) = prompt.take() {
+                    Python::attach(|py| p.restore(py));
+                }
+            }
+        }
         if targets.is_empty() {
             continue;
         }
         let Ok(rt) = interp::runtime() else { return };
-        // The stop must land in code that ends within the switch interval too.
-        // Until the end of this round: the raises below are done by then.
-        let _prompt = ffi::PromptSwitch::new(PROMPT_SWITCH_MICROS);
+        #[cfg(not(Py_3_12))]
+        if stopping && prompt.is_none() {
+            *prompt = Some(PromptSwitch::before_lock());
+        }
         Python::attach(|py| {
+            if stopping && prompt.is_none() {
+                *prompt = PromptSwitch::new(py);
+            }
             let exc = rt.stop_exception.bind(py);
-            for t in &mut targets {
+            for t in targets.iter_mut() {
                 // Checked under the interpreter lock, which the worker also holds when it
                 // leaves Running: so a stop never lands after the run is over.
                 let ident = t.worker.ident.load(Ordering::Acquire);
