@@ -6,7 +6,7 @@ variable operations (``variables``). The embedded host loads every module of the
 runtime but ``worker``, calls ``install`` once, and drives sessions through the names
 this module gives it: ``new_session``, ``bind_thread``, ``unbind_thread``,
 ``StopExecution``, ``absorb_pending_stop``, ``wake_loop``, ``add_site_dir``,
-``use_native_write``.
+``use_native_write``, ``use_native_plan``.
 
 Objects handed in by the host:
 
@@ -28,7 +28,7 @@ import os
 import sys
 
 from pysession_runtime import cells, display, figures, hooks, streams, tracebacks, variables
-from pysession_runtime.cells import wake_loop
+from pysession_runtime.cells import use_native_plan, wake_loop
 from pysession_runtime.hooks import add_site_dir
 from pysession_runtime.ownership import StopExecution, absorb_pending_stop, bind_thread, unbind_thread
 from pysession_runtime.streams import use_native_write
@@ -36,6 +36,7 @@ from pysession_runtime.streams import use_native_write
 __all__ = [
     "SessionState", "new_session", "install", "bind_thread", "unbind_thread",
     "StopExecution", "absorb_pending_stop", "wake_loop", "add_site_dir", "use_native_write",
+    "use_native_plan",
 ]
 
 

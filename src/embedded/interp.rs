@@ -82,6 +82,10 @@ fn load(
         "use_native_write",
         (py.get_type::<super::sink::StreamWrite>(),),
     )?;
+    module.call_method1(
+        "use_native_plan",
+        (pyo3::wrap_pyfunction!(super::cellplan::plan_cell, py)?,),
+    )?;
     let stop_exception = module
         .getattr("StopExecution")?
         .cast_into::<PyType>()?

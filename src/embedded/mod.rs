@@ -2,6 +2,7 @@
 //! interpreter.
 
 mod abandoned;
+mod cellplan;
 mod control;
 mod cwd;
 mod ffi;
