@@ -1,6 +1,7 @@
 //! Starts an embedded and a subprocess session and prints, for each, one line of JSON
 //! saying which Python it runs. `.ci/downstream` checks the lines against the Python
-//! this binary was built for.
+//! this binary was built for; each session also stops an endless loop at its timeout
+//! and then still works.
 
 use std::process::ExitCode;
 
@@ -51,7 +52,26 @@ fn report(backend: Backend, name: &str) -> Result<String, String> {
     if !result.success() {
         return Err(format!("the report code ended {}", result.status.as_str()));
     }
+    survives_a_timeout(&session)?;
     with_python_info(&session, result.stdout.trim_end())
+}
+
+/// Code stopped at its timeout leaves the session (and the process: stopping embedded
+/// code once aborted it on 3.12) working.
+fn survives_a_timeout(session: &Session) -> Result<(), String> {
+    let stopped = session
+        .execute_with_timeout("while True: pass", std::time::Duration::from_millis(200))
+        .map_err(|e| format!("execute with a timeout failed: {e}"))?;
+    if stopped.status != pysession::Status::Timeout {
+        return Err(format!("an endless loop ended {}", stopped.status.as_str()));
+    }
+    let after = session
+        .execute("1 + 1")
+        .map_err(|e| format!("execute after a timeout failed: {e}"))?;
+    match after.value.as_deref() {
+        Some("2") => Ok(()),
+        other => Err(format!("1 + 1 after a timeout gave {other:?}")),
+    }
 }
 
 /// The report line with `"python_info"`: what the session says about itself.
