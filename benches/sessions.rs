@@ -99,23 +99,24 @@ fn lifecycle(c: &mut Criterion) {
         session
             .execute("data = list(range(1000))")
             .expect("execute");
-        // A restart as a program makes it: some time after the last one, so that the
-        // spare (a spawned session's own, or its fork server's) is ready and what the
-        // last restart left to do in the background (killing the old process, forking
-        // or spawning the next spare) is done. Back-to-back restarts are measured by
-        // `examples/fork_startup.rs`.
+        // A restart as a program makes it, to the first result after it: some time
+        // after the last one, so that the spare (a spawned session's own, or its fork
+        // server's) is ready and what the last restart left to do in the background
+        // (killing the old process, forking or spawning the next spare) is done.
+        // Back-to-back restarts are measured by `examples/fork_startup.rs`.
         let pause = Duration::from_millis(if backend == Backend::Subprocess {
             150
         } else {
             1
         });
-        group.bench_function(format!("session [restart] {name}"), |b| {
+        group.bench_function(format!("session [restart + first result] {name}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     std::thread::sleep(pause);
                     let t = Instant::now();
                     session.restart().expect("restart");
+                    session.execute("1 + 1").expect("execute");
                     total += t.elapsed();
                 }
                 total
