@@ -20,7 +20,9 @@ const ROUNDS: usize = 5;
 
 fn main() -> Res<()> {
     let calls: usize = match std::env::args().nth(1) {
-        Some(n) => n.parse().map_err(|e| format!("CALLS must be a number: {e}"))?,
+        Some(n) => n
+            .parse()
+            .map_err(|e| format!("CALLS must be a number: {e}"))?,
         None => 20_000,
     };
     let all: Vec<usize> = (0..std::thread::available_parallelism()?.get()).collect();
@@ -37,7 +39,13 @@ fn main() -> Res<()> {
     let mut times = vec![Vec::new(); cases.len() + 1];
     for _ in 0..ROUNDS {
         for (i, &(_, worker, caller)) in cases.iter().enumerate() {
-            let cpus = |c: usize| if c == usize::MAX { all.clone() } else { vec![c] };
+            let cpus = |c: usize| {
+                if c == usize::MAX {
+                    all.clone()
+                } else {
+                    vec![c]
+                }
+            };
             // 0: the session's own thread, the worker.
             pin(&session, 0, &cpus(worker))?;
             pin(&session, me, &cpus(caller))?;
@@ -94,7 +102,10 @@ fn pin(session: &Session, tid: u32, cpus: &[usize]) -> Res<()> {
 /// The calling thread's Linux thread id, from `/proc/thread-self` (`PID/task/TID`).
 fn own_tid() -> Res<u32> {
     let link = std::fs::read_link("/proc/thread-self")?;
-    let tid = link.file_name().and_then(|n| n.to_str()).ok_or("no thread id")?;
+    let tid = link
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("no thread id")?;
     Ok(tid.parse()?)
 }
 
