@@ -150,3 +150,45 @@ class WakeLoop(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UseNativePlan(unittest.TestCase):
+    """A host's plan is taken only if it gives what the `ast` route gives."""
+
+    def setUp(self):
+        self.addCleanup(setattr, cells, "_plan", cells._plan)
+        self.addCleanup(setattr, cells, "plan_refused", cells.plan_refused)
+
+    def test_a_plan_that_gives_another_value_is_refused_and_says_where(self):
+        def wrong(code, filename):
+            return (compile(code, filename, "exec"), None)  # never a value
+
+        cells.use_native_plan(wrong)
+        self.assertIsNone(cells._plan)
+        code, got, want = cells.plan_refused
+        self.assertEqual((code, got, want), ("len('ab')", None, 2))
+        state = State()
+        self.addCleanup(cells.forget_sources, state)
+        self.assertEqual(cells.run_cell(state, "2 + 2", cells.next_filename())[1], "4")
+
+    def test_a_plan_that_raises_is_refused(self):
+        def broken(code, filename):
+            raise RuntimeError("no plan")
+
+        cells.use_native_plan(broken)
+        self.assertIsNone(cells._plan)
+        self.assertIsInstance(cells.plan_refused[1], RuntimeError)
+
+    def test_a_plan_that_leaves_every_cell_to_the_ast_route_is_taken_and_used(self):
+        seen = []
+
+        def undecided(code, filename):
+            seen.append(code)
+
+        cells.use_native_plan(undecided)
+        self.assertIs(cells._plan, undecided)
+        self.assertIsNone(cells.plan_refused)
+        state = State()
+        self.addCleanup(cells.forget_sources, state)
+        self.assertEqual(cells.run_cell(state, "x = 3\nx", cells.next_filename())[1], "3")
+        self.assertEqual(seen[-1], "x = 3\nx")
