@@ -10,6 +10,9 @@ use std::time::Duration;
 struct GateState {
     dir: Option<PathBuf>,
     holders: usize,
+    /// Runs waiting for the process to be free to move: only then does the last run
+    /// to leave wake anyone (a wake-up is a system call even when nobody waits).
+    waiting: usize,
     /// Where the host had the process before the first run moved it.
     host: Option<PathBuf>,
 }
@@ -17,6 +20,7 @@ struct GateState {
 static GATE: Mutex<GateState> = Mutex::new(GateState {
     dir: None,
     holders: 0,
+    waiting: 0,
     host: None,
 });
 static TURN: Condvar = Condvar::new();
@@ -66,10 +70,12 @@ impl CwdTurn {
             if cancelled() {
                 return Err(Refused::Cancelled);
             }
+            state.waiting += 1;
             state = match TURN.wait_timeout(state, Duration::from_millis(10)) {
                 Ok((s, _)) => s,
                 Err(p) => p.into_inner().0,
             };
+            state.waiting -= 1;
         }
     }
 }
@@ -95,7 +101,9 @@ impl Drop for CwdTurn {
                     let _ = std::env::set_current_dir(host);
                 }
             }
-            TURN.notify_all();
+            if state.waiting > 0 {
+                TURN.notify_all();
+            }
         }
     }
 }
