@@ -96,11 +96,14 @@
 //! even `except BaseException: pass` loops end. Library code is not stopped line by
 //! line, so its `finally` blocks and `with` exits complete. `time.sleep` returns at
 //! once when the run is stopped, and a session waiting in its event loop (top-level
-//! `await`), or in a loop of its own (`asyncio.run`), is woken up. However short the timeout, code still running at its
-//! deadline is stopped: the embedded backend's watchdog asks for the interpreter within
-//! 100 µs, not the 5 ms switch interval (on Python 3.11 and 3.12; 3.13 does not export
-//! the setting, so there a stop lands within the switch interval). The result has status [`Status::Timeout`], the output so far,
-//! a traceback of where the user's code was, and the session's state is kept.
+//! `await`), or in a loop of its own (`asyncio.run`), is woken up. However short the
+//! timeout, code still running at its deadline is stopped: while stops are being
+//! raised, and for a second after the last one, the embedded backend's switch interval
+//! (`sys.getswitchinterval()`) is 100 µs instead of 5 ms, so its watchdog gets the
+//! interpreter soon (on 3.12 and later, where the interval can only be set holding the
+//! interpreter, the first stop after a quiet second may wait one interval). The result
+//! has status [`Status::Timeout`], the output so far, a traceback of where the user's
+//! code was, and the session's state is kept.
 //!
 //! Code that does not return to Python bytecode cannot be stopped that way: a long call
 //! into C (`sum(range(10**10))`, a pathological regular expression, a blocking lock or
