@@ -16,7 +16,9 @@ import threading
 _get_ident = threading.get_ident
 
 # Thread ident -> (SessionState, run): every thread whose output belongs to a session,
-# with the run that started it (None for the session's worker thread itself).
+# with the run that started it (None for the session's worker thread itself). The
+# embedded host's native `sys.stdout.write` holds this very dict: change it in place,
+# never rebind it.
 _owners = {}
 # Thread ident -> control object, for the session worker threads only.
 _controls = {}
