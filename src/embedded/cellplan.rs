@@ -36,8 +36,10 @@ use pyo3::{intern, IntoPyObjectExt};
 
 use super::ffi;
 
-/// The opcodes the plan reads, from the running interpreter's `opcode.opmap`.
+/// What the plan reads of the running interpreter, once: the minor version its
+/// grammar is asked for (as `compile()` asks), and opcodes from `opcode.opmap`.
 struct Ops {
+    minor: u8,
     pop_top: u8,
     return_value: u8,
     return_const: Option<u8>,
@@ -55,6 +57,7 @@ fn ops(py: Python<'_>) -> Option<&'static Ops> {
         let map = map.cast_into::<PyDict>().ok()?;
         let op = |name: &str| -> Option<u8> { map.get_item(name).ok()??.extract().ok() };
         Some(Ops {
+            minor: py.version_info().minor,
             pop_top: op("POP_TOP")?,
             return_value: op("RETURN_VALUE")?,
             return_const: op("RETURN_CONST"),
@@ -122,22 +125,21 @@ pub(crate) fn plan_cell<'py>(
         )?))
     };
     if reads_as_expression(text) {
-        match ffi::compile(py, &source, filename, true) {
+        match ffi::compile(py, &source, filename, true, ops.minor) {
             Ok(expression) => return plan(expression, None),
             Err(e) if e.is_instance_of::<PySyntaxError>(py) => {}
             Err(e) => return Err(e),
         }
     }
-    let whole = ffi::compile(py, &source, filename, false)?;
+    let whole = ffi::compile(py, &source, filename, false, ops.minor)?;
     match decide(py, ops, &whole, text)? {
         Decision::NoValue => plan(whole, None),
         Decision::Value(patched) => plan(patched, None),
-        Decision::Constant(line) => {
-            let tail: Vec<&str> = text.split('\n').skip(line - 1).collect();
-            let Ok(tail) = CString::new(tail.join("\n")) else {
+        Decision::Constant(start) => {
+            let Ok(tail) = CString::new(&text[start..]) else {
                 return Ok(None);
             };
-            match ffi::compile(py, &tail, filename, true) {
+            match ffi::compile(py, &tail, filename, true, ops.minor) {
                 Ok(constant) => plan(whole, Some(constant)),
                 Err(e) if e.is_instance_of::<PySyntaxError>(py) => Ok(None),
                 Err(e) => Err(e),
@@ -152,7 +154,7 @@ enum Decision<'py> {
     NoValue,
     /// The code with its last expression statement's POP_TOPs made returns.
     Value(Bound<'py, PyAny>),
-    /// The last statement is a constant that starts this line.
+    /// The last statement is a constant, whose line starts at this byte of the cell.
     Constant(usize),
     Unsure,
 }
@@ -290,7 +292,8 @@ fn decide<'py>(
     }
     if line_of(before) != Some(line) {
         // The last statement, which starts this line, compiled to nothing: a constant.
-        return Ok(Decision::Constant(line));
+        let start = lines[..line - 1].iter().map(|l| l.len() + 1).sum();
+        return Ok(Decision::Constant(start));
     }
     let op = units[before];
     if op == ops.pop_top {

@@ -219,12 +219,14 @@ const COMPILE_FLAGS: c_int = 0x2000 | 0x0100 | 0x0800;
 
 /// `compile(source, filename, "eval" if expression else "exec",
 /// ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)` for source text, without the
-/// builtin's argument parsing.
+/// builtin's argument parsing; `minor` is the running version's (its grammar, as
+/// `compile()` asks for it).
 pub(crate) fn compile<'py>(
     py: Python<'py>,
     source: &std::ffi::CStr,
     filename: &Bound<'py, PyAny>,
     expression: bool,
+    minor: u8,
 ) -> PyResult<Bound<'py, PyAny>> {
     let start = if expression {
         pyo3::ffi::Py_eval_input
@@ -233,8 +235,7 @@ pub(crate) fn compile<'py>(
     };
     let mut flags = pyo3::ffi::PyCompilerFlags {
         cf_flags: COMPILE_FLAGS,
-        // As `compile()` sets it: the running version's grammar.
-        cf_feature_version: c_int::from(py.version_info().minor),
+        cf_feature_version: c_int::from(minor),
     };
     // SAFETY: `py` proves the thread is attached. `source` is a NUL-terminated UTF-8
     // string and `filename` a live object, both borrowed for the call; `flags` is a
