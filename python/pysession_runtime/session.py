@@ -81,7 +81,7 @@ class SessionState:
         filename = cells.next_filename()
         try:
             outcome = cells.run_cell(self, code, filename)
-            if os.getpid() != _PID:
+            if _forked:
                 # A child that `os.fork()` made came back from the cell: the session is
                 # its parent's, and nothing waits for this copy; it ends here.
                 os._exit(0)
@@ -113,15 +113,25 @@ class SessionState:
                 pass
 
 
-# The process the session runs in: the one the runtime was loaded in, or the fork
-# server's child that took the session over (`claim_process`).
-_PID = os.getpid()
+# Whether this process is a child that `os.fork()` made of the session's (so a cell's end
+# asks no system call): Python's at-fork hook says so. The fork server's child that
+# takes a session over clears it (`claim_process`). A raw `fork()` through ctypes
+# skips the hooks, and leaves an interpreter Python itself does not support.
+_forked = False
+
+
+def _mark_forked():
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_mark_forked)
 
 
 def claim_process():
     """The calling process (a fork server's child) is the session's from now on."""
-    global _PID
-    _PID = os.getpid()
+    global _forked
+    _forked = False
 
 
 def _fresh_namespace():
