@@ -151,6 +151,7 @@ impl Embedded {
             ticket: ticket.clone(),
             reply,
         };
+        worker.thread.caller_seat.take();
         worker
             .tx
             .send(Msg::Run(request))
@@ -183,7 +184,7 @@ impl Embedded {
             if started.elapsed() >= spin {
                 return None;
             }
-            crate::wait::pause();
+            crate::wait::pause(&flight.thread.worker_seat);
         }
     }
 
@@ -218,7 +219,7 @@ impl Embedded {
             thread,
             control,
         } = flight;
-        let first = match crate::wait::spin_recv(&replies) {
+        let first = match crate::wait::spin_recv(&replies, Some(&thread.worker_seat)) {
             Some(r) => Ok(Ok(r)),
             None => match self.wait_for_start(&replies, interrupts, deadline, &ticket) {
                 Ok(waited) => waited,

@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 
+use crate::wait::Seat;
+
 /// What the watchdog needs to know about a worker thread.
 #[derive(Debug, Default)]
 pub(crate) struct WorkerThread {
@@ -18,4 +20,8 @@ pub(crate) struct WorkerThread {
     pub control: OnceLock<Py<PyAny>>,
     /// Set once the worker has left Python for good.
     pub exited: AtomicBool,
+    /// Where the worker ran when it took its last request, for its caller's wait.
+    pub worker_seat: Seat,
+    /// Where the last caller ran when it sent a request, for the worker's wait.
+    pub caller_seat: Seat,
 }
