@@ -31,7 +31,7 @@ use std::ffi::CString;
 use pyo3::exceptions::PySyntaxError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyCode, PyDict, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
 use super::ffi;
@@ -254,13 +254,8 @@ fn decide<'py>(
             None => return Ok(Decision::Unsure),
         }
     }
-    let ranges = line_ranges(py, whole)?;
-    let line_of = |offset: usize| {
-        ranges
-            .iter()
-            .find(|&&(s, e, _)| s <= offset && offset < e)
-            .and_then(|&(_, _, l)| l)
-    };
+    let code = whole.cast::<PyCode>()?;
+    let line_of = |offset: usize| ffi::code_line(code, offset, units.len());
     let Some(line) = line_of(at) else {
         return Ok(Decision::Unsure);
     };
@@ -345,15 +340,4 @@ fn decide<'py>(
         return Ok(Decision::NoValue);
     }
     Ok(Decision::Unsure)
-}
-
-/// `co_lines()`: `(start, end, line)` byte ranges of the code and their lines.
-fn line_ranges(
-    py: Python<'_>,
-    code: &Bound<'_, PyAny>,
-) -> PyResult<Vec<(usize, usize, Option<usize>)>> {
-    code.call_method0(intern!(py, "co_lines"))?
-        .try_iter()?
-        .map(|r| r?.extract::<(usize, usize, Option<usize>)>())
-        .collect()
 }

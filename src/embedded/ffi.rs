@@ -247,3 +247,19 @@ pub(crate) fn compile<'py>(
     // SAFETY: the call returns a new reference, or null with an exception set.
     unsafe { Bound::from_owned_ptr_or_err(py, code) }
 }
+
+/// The source line of the instruction at byte `offset` of `code`, as `co_lines()` gives
+/// it, without building its tuples; None for an instruction of no line, or an offset
+/// not below `size`, the byte length of the code's instructions.
+pub(crate) fn code_line(
+    code: &Bound<'_, pyo3::types::PyCode>,
+    offset: usize,
+    size: usize,
+) -> Option<usize> {
+    let offset = c_int::try_from(offset).ok().filter(|_| offset < size)?;
+    // SAFETY: the `Bound` proves the thread is attached and keeps the code object alive
+    // for the call; it is a code object (its type says so), and `offset` is within its
+    // instructions, as the call asserts. It reads the line table only.
+    let line = unsafe { pyo3::ffi::PyCode_Addr2Line(code.as_ptr().cast(), offset) };
+    usize::try_from(line).ok()
+}
