@@ -7,11 +7,8 @@ use std::process::Command;
 use common::*;
 use pysession::Error;
 
-/// The Python that pysession is built against (see .cargo/config.toml).
-const BUILD_PYTHON: &str = "/usr/bin/python3";
-
 fn make_venv(dir: &Path) {
-    let out = Command::new(BUILD_PYTHON)
+    let out = Command::new(test_python())
         .args(["-m", "venv", "--without-pip"])
         .arg(dir)
         .output()

@@ -69,11 +69,13 @@ pub fn subprocess() -> bool {
     backend() == Backend::Subprocess
 }
 
-/// The interpreter subprocess sessions run: `PYSESSION_TEST_PYTHON`, default Debian's
-/// `/usr/bin/python3` (the one the embedded build uses).
+/// The interpreter subprocess sessions run: `PYSESSION_TEST_PYTHON`, default the one
+/// the crate is built against (Debian's `/usr/bin/python3` unless `PYO3_PYTHON` says
+/// otherwise), so that both backends run the same Python.
 pub fn test_python() -> PathBuf {
     std::env::var_os("PYSESSION_TEST_PYTHON")
         .map(PathBuf::from)
+        .or(pysession::BuildPython::current().executable)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
 }
 
