@@ -134,7 +134,7 @@ const QUICK_LOOK: Duration = Duration::from_micros(25);
 /// briefly before it sleeps, so back-to-back calls avoid a thread wake-up.
 fn serve<T>(items: Receiver<T>, mut work: impl FnMut(T)) {
     loop {
-        let item = match crate::wait::spin_recv(&items, None) {
+        let item = match crate::wait::spin_recv(&items, crate::wait::several_cpus) {
             Some(item) => item,
             None => match items.recv() {
                 Ok(item) => item,

@@ -3,18 +3,20 @@
 //!
 //! Polling busily helps only while the sender runs on another CPU: on the waiter's own
 //! CPU it only keeps the sender from running. So a waiter that knows where its sender
-//! last ran (a [`Seat`]) compares that CPU with its own before each round of looks, and
-//! on the same CPU yields it between looks instead: the sender runs at once, and the
-//! message is seen as soon as it is sent, without the cost of a sleep and a wake-up. A
-//! waiter that does not know polls busily if the process may use more than one CPU.
+//! last ran (the embedded backend's threads record their CPUs: `Seat`) compares that
+//! CPU with its own before each round of looks, and on the same CPU yields it between
+//! looks instead: the sender runs at once, and the message is seen as soon as it is
+//! sent, without the cost of a sleep and a wake-up. A waiter that does not know polls
+//! busily if the process may use more than one CPU.
 //! Two bare threads (no Python) that hand a message there and back this way take
 //! 2.9-3.7 µs on one CPU and 0.3-0.4 µs on two (the bare round trip of `cargo run
 //! --release --example handoff`); on one CPU the same with 64 busy looks per yield, as
 //! before, took 6.7 µs, and sleeping at once 9-10 µs; on two CPUs, looking once per
 //! yield took 2.9 µs. A wait that kept polling busily, without yielding, while the
-//! sender is elsewhere measured no faster.
+//! sender is elsewhere measured no faster. (An earlier attempt at tracking CPUs made
+//! the common case slower; this one, a 3 ns read of the CPU per round of looks,
+//! measured the same as before with the threads unpinned.)
 
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -34,65 +36,27 @@ pub(crate) fn several_cpus() -> bool {
     *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
-/// The CPU a thread said it last ran on, for the threads that wait for its messages.
-#[derive(Debug)]
-pub(crate) struct Seat(AtomicI32);
-
-impl Default for Seat {
-    fn default() -> Self {
-        Seat(AtomicI32::new(-1))
-    }
-}
-
-impl Seat {
-    /// Records the calling thread's CPU.
-    pub(crate) fn take(&self) {
-        self.0.store(current_cpu(), Ordering::Relaxed);
-    }
-
-    /// Whether a waiter on this thread should poll busily for the seat's thread.
-    fn elsewhere(&self) -> bool {
-        let theirs = self.0.load(Ordering::Relaxed);
-        if theirs < 0 {
-            return several_cpus();
-        }
-        theirs != current_cpu()
-    }
-}
-
-/// The calling thread's CPU, or -1. glibc reads it from memory the kernel keeps up to
-/// date (rseq): 3 ns here, the price of a few looks. (rustix's `sched_getcpu` finds the
-/// vDSO by reading the ELF auxiliary vector, which crashes the process under valgrind.)
-#[allow(unsafe_code)]
-fn current_cpu() -> i32 {
-    // SAFETY: sched_getcpu takes no arguments and writes no memory of ours.
-    unsafe { libc::sched_getcpu() }
-}
-
-/// One pause of a poll for the seat's thread: a busy one while it runs on another CPU,
+/// One pause of a poll: a busy one while the sender runs on another CPU (`elsewhere`),
 /// else the CPU yielded.
 #[cfg(feature = "async")]
-pub(crate) fn pause(sender: &Seat) {
-    if sender.elsewhere() {
+pub(crate) fn pause(elsewhere: bool) {
+    if elsewhere {
         std::hint::spin_loop();
     } else {
         std::thread::yield_now();
     }
 }
 
-/// Polls `rx` for up to [`SPIN`]; `sender` is where the thread that sends on it last
-/// ran, if known.
+/// Polls `rx` for up to [`SPIN`]; `elsewhere` says, before each round of looks, whether
+/// the thread that sends on it runs on another CPU ([`several_cpus`] when that is not
+/// known).
 pub(crate) fn spin_recv<T>(
     rx: &crossbeam_channel::Receiver<T>,
-    sender: Option<&Seat>,
+    elsewhere: impl Fn() -> bool,
 ) -> Option<T> {
     let start = Instant::now();
     loop {
-        let elsewhere = match sender {
-            Some(seat) => seat.elsewhere(),
-            None => several_cpus(),
-        };
-        let busy = if elsewhere { BUSY } else { 1 };
+        let busy = if elsewhere() { BUSY } else { 1 };
         for _ in 0..busy {
             if let Ok(v) = rx.try_recv() {
                 return Some(v);

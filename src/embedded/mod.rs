@@ -184,7 +184,7 @@ impl Embedded {
             if started.elapsed() >= spin {
                 return None;
             }
-            crate::wait::pause(&flight.thread.worker_seat);
+            crate::wait::pause(flight.thread.worker_seat.elsewhere());
         }
     }
 
@@ -219,7 +219,7 @@ impl Embedded {
             thread,
             control,
         } = flight;
-        let first = match crate::wait::spin_recv(&replies, Some(&thread.worker_seat)) {
+        let first = match crate::wait::spin_recv(&replies, || thread.worker_seat.elsewhere()) {
             Some(r) => Ok(Ok(r)),
             None => match self.wait_for_start(&replies, interrupts, deadline, &ticket) {
                 Ok(waited) => waited,

@@ -2,12 +2,12 @@
 //! control, and whether it has left Python. Shared by the worker, the watchdog that
 //! raises into it, and the record of threads given up on.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 
-use crate::wait::Seat;
+use super::ffi;
 
 /// What the watchdog needs to know about a worker thread.
 #[derive(Debug, Default)]
@@ -24,4 +24,32 @@ pub(crate) struct WorkerThread {
     pub worker_seat: Seat,
     /// Where the last caller ran when it sent a request, for the worker's wait.
     pub caller_seat: Seat,
+}
+
+/// The CPU a thread said it last ran on, for the thread that waits for its messages:
+/// that one polls busily only while the two run on different CPUs (`crate::wait`).
+#[derive(Debug)]
+pub(crate) struct Seat(AtomicI32);
+
+impl Default for Seat {
+    fn default() -> Self {
+        Seat(AtomicI32::new(-1))
+    }
+}
+
+impl Seat {
+    /// Records the calling thread's CPU.
+    pub(crate) fn take(&self) {
+        self.0.store(ffi::current_cpu(), Ordering::Relaxed);
+    }
+
+    /// Whether the seat's thread runs on another CPU than the calling one (unknown: if
+    /// the process may use several).
+    pub(crate) fn elsewhere(&self) -> bool {
+        let theirs = self.0.load(Ordering::Relaxed);
+        if theirs < 0 {
+            return crate::wait::several_cpus();
+        }
+        theirs != ffi::current_cpu()
+    }
 }

@@ -246,10 +246,11 @@ impl Context {
                 let cwd = &cwd;
                 let cfg = &self.cfg;
                 let next = py.detach(|| {
-                    let msg = match crate::wait::spin_recv(rx, Some(&self.thread.caller_seat)) {
-                        Some(msg) => Ok(msg),
-                        None => rx.recv(),
-                    };
+                    let msg =
+                        match crate::wait::spin_recv(rx, || self.thread.caller_seat.elsewhere()) {
+                            Some(msg) => Ok(msg),
+                            None => rx.recv(),
+                        };
                     self.thread.worker_seat.take();
                     match msg {
                         Ok(Msg::Run(req)) => {
