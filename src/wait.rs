@@ -69,3 +69,41 @@ pub(crate) fn spin_recv<T>(
         std::thread::yield_now();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message sent from another thread while the waiter polls is taken, whether the
+    /// waiter polls busily or by yielding; one already there is taken at the first look.
+    #[test]
+    fn a_message_sent_while_polling_is_taken_either_way() {
+        for elsewhere in [true, false] {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            tx.send(1).unwrap();
+            assert_eq!(spin_recv(&rx, || elsewhere), Some(1));
+            let sender = std::thread::spawn(move || {
+                // Sent once the waiter is polling (it yields or spins meanwhile).
+                std::thread::yield_now();
+                tx.send(2).unwrap();
+            });
+            let got = spin_recv(&rx, || elsewhere).or_else(|| rx.recv().ok());
+            assert_eq!(got, Some(2));
+            sender.join().unwrap();
+        }
+    }
+
+    /// With nothing sent the poll gives up after about SPIN, saying so, and the
+    /// predicate is asked before each round of looks.
+    #[test]
+    fn with_nothing_sent_the_poll_gives_up() {
+        let (_tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let asked = std::cell::Cell::new(0);
+        let got = spin_recv(&rx, || {
+            asked.set(asked.get() + 1);
+            asked.get() % 2 == 0
+        });
+        assert_eq!(got, None);
+        assert!(asked.get() >= 2, "asked {} times", asked.get());
+    }
+}
