@@ -3,6 +3,9 @@
 //! so their code takes turns; subprocess sessions each have an interpreter, in a
 //! process, of their own.
 //!
+//! With `--features subinterpreter` (and a Python 3.12+ build) sub-interpreter sessions
+//! too, which have an interpreter and a lock each in this process.
+//!
 //! `cargo run --release --example parallel_sessions [ROUNDS]`: each session runs the
 //! same loop (`sum(i * i for i in range(N))`, about 0.1 s alone), all sessions at
 //! once from threads of their own; a case is timed ROUNDS times (default 3, in turns
@@ -26,10 +29,14 @@ fn main() -> Res<()> {
             .map_err(|e| format!("ROUNDS must be a number: {e}"))?,
         None => 3,
     };
-    let backends = [
+    #[allow(unused_mut)]
+    let mut backends = vec![
         ("embedded", Backend::Embedded),
         ("subprocess", Backend::Subprocess),
     ];
+    // Built with `--features subinterpreter` for Python 3.12+: a lock per session.
+    #[cfg(feature = "subinterpreter")]
+    backends.push(("subinterpreter", Backend::Subinterpreter));
     // Sessions are started once, up front: only the loops are timed.
     let mut sessions = Vec::new();
     for &(_, backend) in &backends {

@@ -33,6 +33,14 @@ pub enum Backend {
     /// interpreter the crate was built for): killable, crash-proof for the host, with output captured at the
     /// descriptor level and its own working directory, environment and limits.
     Subprocess,
+    /// In this process, on a thread of the session's own, in an interpreter of the
+    /// session's own (a sub-interpreter): its own modules, and on Python 3.12 and
+    /// later its own interpreter lock, so sessions run Python in parallel. Extension
+    /// modules that do not support sub-interpreters (numpy, today) cannot be imported.
+    /// Experimental (the `subinterpreter` feature): see the crate docs for what it does
+    /// not do yet.
+    #[cfg(feature = "subinterpreter")]
+    Subinterpreter,
 }
 
 /// Limits applied to a subprocess session's child before it runs Python.

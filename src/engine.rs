@@ -149,6 +149,8 @@ impl Engine {
         let backend: Arc<dyn Running> = match self.config.backend {
             Backend::Embedded => Arc::new(Embedded::start(&self.config)?),
             Backend::Subprocess => Arc::new(Subprocess::start(&self.config)?),
+            #[cfg(feature = "subinterpreter")]
+            Backend::Subinterpreter => crate::subinterp::start(&self.config)?,
         };
         *self.slot() = Some(backend);
         crate::diag::lifecycle!("{:?} session started", self.config.backend);

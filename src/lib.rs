@@ -492,6 +492,11 @@
 //!
 //! - `async` (default): the `_async` twins and [`Execution`] as a
 //!   `futures_core::Stream`. `tokio` is its old name.
+//! - `subinterpreter` (experimental): `Backend::Subinterpreter`, sessions in
+//!   interpreters of their own in this process, each with its own interpreter lock on
+//!   Python 3.12 and later (refused before 3.12). No extension module without
+//!   sub-interpreter support (numpy, today) can be imported in them; see the README's
+//!   "Backends" for what works and what is not done yet.
 //! - `tracing`: diagnostics as [`tracing`](https://docs.rs/tracing) events (target
 //!   `pysession`): sessions started, restarted and stopped (debug); code given up on,
 //!   calls refused while the interpreter is held, subprocesses that died (warn).
@@ -586,6 +591,8 @@ mod result;
 mod runtime;
 mod session;
 mod stream;
+#[cfg(feature = "subinterpreter")]
+mod subinterp;
 mod subprocess;
 mod value;
 mod wait;

@@ -92,6 +92,12 @@ impl ControlShared {
         current != 0 && self.escalated.load(Ordering::Acquire) == current
     }
 
+    /// The session's code moved its working directory to `path`.
+    #[cfg(all(feature = "subinterpreter", Py_3_12))]
+    pub(crate) fn set_moved(&self, path: PathBuf) {
+        *self.moved_to.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
+    }
+
     /// Where the session's code moved its working directory since the last call.
     pub(crate) fn take_moved(&self) -> Option<PathBuf> {
         self.moved_to
@@ -106,8 +112,15 @@ impl ControlShared {
         woken.is_some_and(|t| t.elapsed() < within)
     }
 
+    /// The stop has arrived where the runtime catches it: no more may be raised.
+    #[cfg(all(feature = "subinterpreter", Py_3_12))]
+    pub(crate) fn settle(&self) {
+        let current = self.current.load(Ordering::Acquire);
+        self.settled.store(current, Ordering::Release);
+    }
+
     /// Waits up to `duration`, returning early (true) if the run is asked to stop.
-    fn wait(&self, duration: Duration) -> bool {
+    pub(crate) fn wait(&self, duration: Duration) -> bool {
         let deadline = Instant::now().checked_add(duration);
         let mut guard = self.wake.lock().unwrap_or_else(|p| p.into_inner());
         loop {

@@ -1,10 +1,17 @@
 //! The embedded backend: sessions on dedicated threads inside this process's one
 //! interpreter.
 
+/// Initialises the process's interpreter (the main one), as the first embedded
+/// session does.
+#[cfg(all(feature = "subinterpreter", Py_3_12))]
+pub(crate) fn ensure_interpreter() -> Result<(), Error> {
+    interp::runtime().map(|_| ())
+}
+
 mod abandoned;
 mod cellplan;
-mod control;
-mod cwd;
+pub(crate) mod control;
+pub(crate) mod cwd;
 mod ffi;
 mod interp;
 mod sink;

@@ -195,6 +195,26 @@ pub fn py_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// The site-packages folder of the test virtual environment.
+pub fn venv_site_packages() -> String {
+    let out = std::process::Command::new(venv_python())
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .expect("run the test venv's python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("a UTF-8 path")
+        .trim()
+        .to_owned()
+}
+
 /// The `python` of the test virtual environment (`PYSESSION_TEST_VENV`), which `.ci/run`
 /// makes with tomli_w, numpy, pandas, matplotlib and pillow in it.
 pub fn venv_python() -> PathBuf {
