@@ -155,8 +155,13 @@ fn code_stuck_in_c_is_given_up_after_the_grace_period_and_others_go_on() {
 }
 
 #[test]
-fn a_restart_is_a_fresh_interpreter() {
-    let s = sub();
+fn a_restart_is_a_fresh_interpreter_with_the_startup_code_run_again() {
+    let s = Session::builder()
+        .backend(Backend::Subinterpreter)
+        .startup_code("import sys\nstarted = getattr(sys, 'starts', 0) + 1\nsys.starts = started")
+        .start()
+        .unwrap();
+    assert_eq!(value(&s, "started").as_deref(), Some("1"));
     value(
         &s,
         "import sys\nx = 1\nsys.modules['gone_after_restart'] = sys",
@@ -170,6 +175,8 @@ fn a_restart_is_a_fresh_interpreter() {
         .as_deref(),
         Some("(False, False)")
     );
+    // Run again, in a new interpreter whose `sys` never saw the first start.
+    assert_eq!(value(&s, "started").as_deref(), Some("1"));
     alive(&s);
 }
 

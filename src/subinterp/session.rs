@@ -45,6 +45,8 @@ pub(crate) struct SubInterpreter {
     alive: Arc<AtomicBool>,
     grace: Duration,
     output_limit: usize,
+    startup_code: String,
+    startup_timeout: Duration,
 }
 
 impl SubInterpreter {
@@ -88,21 +90,34 @@ impl SubInterpreter {
             alive,
             grace: cfg.grace_period,
             output_limit: cfg.output_limit,
+            startup_code: cfg.startup_code.clone(),
+            startup_timeout: cfg.timeout,
         };
-        if !cfg.startup_code.is_empty() {
-            let r = this.execute(&cfg.startup_code, cfg.timeout, &crossbeam_channel::never())?;
-            if !r.success() {
-                this.stop();
-                return Err(Error::Startup(r.error.unwrap_or_else(|| {
-                    crate::result::PythonError {
-                        type_name: "RuntimeError".into(),
-                        message: format!("startup code ended with status {}", r.status),
-                        traceback: String::new(),
-                    }
-                })));
-            }
-        }
+        this.startup()?;
         Ok(this)
+    }
+
+    /// Runs the startup code, if there is any; if it fails, the session is stopped.
+    fn startup(&self) -> Result<(), Error> {
+        if self.startup_code.is_empty() {
+            return Ok(());
+        }
+        let r = self.execute(
+            &self.startup_code,
+            self.startup_timeout,
+            &crossbeam_channel::never(),
+        )?;
+        if r.success() {
+            return Ok(());
+        }
+        self.stop();
+        Err(Error::Startup(r.error.unwrap_or_else(|| {
+            crate::result::PythonError {
+                type_name: "RuntimeError".into(),
+                message: format!("startup code ended with status {}", r.status),
+                traceback: String::new(),
+            }
+        })))
     }
 
     /// Sends `job` and waits for its reply until `timeout`, then stops the code (raised
@@ -331,7 +346,7 @@ impl Running for SubInterpreter {
         if let Some(e) = replied.reply.error {
             return Err(Error::Interpreter(e.1));
         }
-        Ok(())
+        self.startup()
     }
 
     fn stop(&self) {
