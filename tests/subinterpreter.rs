@@ -117,6 +117,21 @@ fn an_interrupt_stops_a_loop_and_the_state_is_kept() {
     alive(&s);
 }
 
+/// A restart right after a stop: the thread that raised the stop may still be in the
+/// old interpreter, which must not end under it.
+#[test]
+fn restarts_right_after_stopped_runs_are_safe() {
+    let s = sub();
+    for _ in 0..10 {
+        let r = s
+            .execute_with_timeout("while True: pass", Duration::from_millis(20))
+            .unwrap();
+        assert_eq!(r.status, Status::Timeout, "{r:#?}");
+        s.restart().unwrap();
+        alive(&s);
+    }
+}
+
 #[test]
 fn a_stuck_session_does_not_stall_another() {
     let (stuck, other) = (std::sync::Arc::new(sub()), sub());

@@ -41,6 +41,10 @@ pub(crate) struct SubInterpreter {
     capture: Arc<CaptureShared>,
     control: Arc<ControlShared>,
     remote: Arc<Mutex<Option<Remote>>>,
+    /// Held by a thread that raises a stop for as long as it is in the interpreter, and
+    /// by the session's thread to end one: an interpreter cannot end while another
+    /// thread has a state in it.
+    visiting: Arc<Mutex<()>>,
     next_run: AtomicU64,
     alive: Arc<AtomicBool>,
     grace: Duration,
@@ -58,17 +62,21 @@ impl SubInterpreter {
         let (tx, rx) = bounded::<Request>(1);
         let (ready_tx, ready_rx) = bounded::<Result<(), String>>(1);
         let remote = Arc::new(Mutex::new(None));
+        let visiting = Arc::new(Mutex::new(()));
         let alive = Arc::new(AtomicBool::new(true));
         let thread = {
-            let (capture, control, alive) = (capture.clone(), control.clone(), alive.clone());
+            let shared = Shared {
+                capture: capture.clone(),
+                control: control.clone(),
+                alive: alive.clone(),
+                remote: remote.clone(),
+                visiting: visiting.clone(),
+                working_directory: dir,
+            };
             std::thread::Builder::new()
                 .name("pysession-subinterpreter".into())
                 .stack_size(8 << 20)
-                .spawn({
-                    let remote = remote.clone();
-                    let dir = dir.clone();
-                    move || serve(rx, ready_tx, capture, control, alive, remote, dir)
-                })
+                .spawn(move || serve(rx, ready_tx, shared))
                 .map_err(|e| Error::Interpreter(format!("no thread for the session: {e}")))?
         };
         match ready_rx.recv() {
@@ -86,6 +94,7 @@ impl SubInterpreter {
             capture,
             control,
             remote,
+            visiting,
             next_run: AtomicU64::new(1),
             alive,
             grace: cfg.grace_period,
@@ -147,13 +156,21 @@ impl SubInterpreter {
         // raising takes the interpreter's lock, which code in C may hold for ever, and
         // the caller must not wait for that past the grace period.
         if let Some(remote) = *self.remote.lock().unwrap_or_else(|p| p.into_inner()) {
-            let control = self.control.clone();
+            let (control, visiting) = (self.control.clone(), self.visiting.clone());
             let _ = std::thread::Builder::new()
                 .name("pysession-subinterpreter-stop".into())
                 .spawn(move || {
                     while control.stop_requested() {
-                        let c = control.clone();
-                        remote.raise_stop(move || c.stop_requested());
+                        {
+                            let _in = visiting.lock().unwrap_or_else(|p| p.into_inner());
+                            // Checked again with the lock held: a run that ended may be
+                            // followed by a restart that ends the interpreter.
+                            if !control.stop_requested() {
+                                break;
+                            }
+                            let c = control.clone();
+                            remote.raise_stop(move || c.stop_requested());
+                        }
                         std::thread::sleep(REPEAT);
                     }
                 });
@@ -181,17 +198,27 @@ fn gone() -> Error {
     Error::Interpreter("the session's interpreter thread ended".into())
 }
 
-/// The session's thread: makes the interpreter, then serves requests until the channel
-/// closes; a restart is a new interpreter.
-fn serve(
-    rx: Receiver<Request>,
-    ready: Sender<Result<(), String>>,
+/// What the session's thread shares with the session's handle.
+struct Shared {
     capture: Arc<CaptureShared>,
     control: Arc<ControlShared>,
     alive: Arc<AtomicBool>,
     remote: Arc<Mutex<Option<Remote>>>,
+    visiting: Arc<Mutex<()>>,
     working_directory: std::path::PathBuf,
-) {
+}
+
+/// The session's thread: makes the interpreter, then serves requests until the channel
+/// closes; a restart is a new interpreter.
+fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Shared) {
+    let Shared {
+        capture,
+        control,
+        alive,
+        remote,
+        visiting,
+        working_directory,
+    } = shared;
     let set_remote = |r: Option<Remote>| *remote.lock().unwrap_or_else(|p| p.into_inner()) = r;
     let scripts: Vec<_> = crate::runtime::embedded_scripts()
         .map(|s| (s.name, s.file, s.source))
@@ -247,6 +274,10 @@ fn serve(
             }
             Err(Refused::Cancelled) => continue,
         };
+        // Taken before the interpreter's lock (a stopping thread holds it while it waits
+        // for that lock), and only to end the interpreter.
+        let _alone = matches!(req.job, Job::Restart)
+            .then(|| visiting.lock().unwrap_or_else(|p| p.into_inner()));
         interp.attach();
         capture.begin_run(req.run);
         control.begin(req.run);
@@ -318,6 +349,7 @@ fn serve(
             interp.detach();
         }
     }
+    let _alone = visiting.lock().unwrap_or_else(|p| p.into_inner());
     interp.attach();
     interp.end();
 }
