@@ -146,6 +146,9 @@ impl SubInterpreter {
                 .map_err(|_| Error::NotRunning)?;
         }
         let deadline = Instant::now().checked_add(timeout);
+        if let Some(r) = crate::wait::spin_recv(&replies, crate::wait::several_cpus) {
+            return Ok(r);
+        }
         let reason = select! {
             recv(replies) -> r => return r.map_err(|_| gone()),
             recv(interrupts) -> _ => StopReason::Interrupt,
@@ -249,7 +252,10 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
     let _ = ready.send(Ok(()));
     interp.detach();
     let mut cwd = working_directory.clone();
-    while let Ok(req) = rx.recv() {
+    // Each side polls briefly for the other before it sleeps, as embedded sessions do:
+    // a quick round trip then costs no wake-up.
+    let next = || crate::wait::spin_recv(&rx, crate::wait::several_cpus).or_else(|| rx.recv().ok());
+    while let Some(req) = next() {
         let dir = if matches!(req.job, Job::Restart) {
             &working_directory
         } else {
