@@ -28,6 +28,18 @@ pub(crate) struct Replied {
 }
 
 impl Replied {
+    /// The reply to a request that did not run: an error of this type and message.
+    pub(crate) fn refused(type_name: &str, message: String) -> Replied {
+        Replied {
+            reply: Reply {
+                error: Some(Raised(type_name.into(), message, String::new())),
+                ..Reply::of(ReplyStatus::Error)
+            },
+            output: None,
+            reason: StopReason::Timeout,
+        }
+    }
+
     /// A cell's whole result: [`execution`] and the output.
     pub(crate) fn into_cell(self, limit: usize, timeout: Duration) -> ExecutionResult {
         let stop = Stop {

@@ -531,7 +531,8 @@ fn not_started(timeout: Duration, reason: StopReason, holder: Holder) -> Executi
     r
 }
 
-fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
+/// What the startup code's result means for the session's start.
+pub(crate) fn startup_outcome(result: ExecutionResult) -> Result<(), Error> {
     match result.status {
         Status::Ok => Ok(()),
         Status::Restarted => Err(Error::Busy(

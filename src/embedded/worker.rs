@@ -45,18 +45,6 @@ pub(crate) enum Job {
     Data(DataRequest),
 }
 
-/// The reply to a request that did not run: an error of this type and message.
-fn refused(type_name: &str, message: String) -> Replied {
-    Replied {
-        reply: Reply {
-            error: Some(Raised(type_name.into(), message, String::new())),
-            ..Reply::of(ReplyStatus::Error)
-        },
-        output: None,
-        reason: StopReason::Timeout,
-    }
-}
-
 pub(crate) struct Request {
     pub job: Job,
     pub run: u64,
@@ -234,7 +222,9 @@ impl Context {
         let message = format!("the session could not be set up: {e}");
         while let Ok(Msg::Run(req)) = py.detach(|| rx.recv()) {
             if req.ticket.advance(Phase::Pending, Phase::Finishing) {
-                let _ = req.reply.send(refused("RuntimeError", message.clone()));
+                let _ = req
+                    .reply
+                    .send(Replied::refused("RuntimeError", message.clone()));
             }
         }
     }
@@ -275,7 +265,9 @@ impl Context {
                 Err(Refused::Cancelled) => continue,
                 Err(Refused::Missing(message)) => {
                     if req.ticket.advance(Phase::Pending, Phase::Finishing) {
-                        let _ = req.reply.send(refused("FileNotFoundError", message));
+                        let _ = req
+                            .reply
+                            .send(Replied::refused("FileNotFoundError", message));
                     }
                     continue;
                 }

@@ -116,17 +116,11 @@ impl SubInterpreter {
             self.startup_timeout,
             &crossbeam_channel::never(),
         )?;
-        if r.success() {
-            return Ok(());
+        let outcome = crate::embedded::startup_outcome(r);
+        if outcome.is_err() {
+            self.stop();
         }
-        self.stop();
-        Err(Error::Startup(r.error.unwrap_or_else(|| {
-            crate::result::PythonError {
-                type_name: "RuntimeError".into(),
-                message: format!("startup code ended with status {}", r.status),
-                traceback: String::new(),
-            }
-        })))
+        outcome
     }
 
     /// Sends `job` and waits for its reply until `timeout`, then stops the code (raised
@@ -264,18 +258,9 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
         let turn = match CwdTurn::enter(dir, || false) {
             Ok(turn) => turn,
             Err(Refused::Missing(message)) => {
-                let _ = req.reply.send(Replied {
-                    reply: Reply {
-                        error: Some(crate::protocol::Raised(
-                            "FileNotFoundError".into(),
-                            message,
-                            String::new(),
-                        )),
-                        ..Reply::of(crate::protocol::ReplyStatus::Error)
-                    },
-                    output: None,
-                    reason: StopReason::Timeout,
-                });
+                let _ = req
+                    .reply
+                    .send(Replied::refused("FileNotFoundError", message));
                 continue;
             }
             Err(Refused::Cancelled) => continue,
@@ -313,18 +298,7 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
                     }
                     Err(e) => {
                         alive.store(false, Ordering::Release);
-                        let _ = req.reply.send(Replied {
-                            reply: Reply {
-                                error: Some(crate::protocol::Raised(
-                                    "RuntimeError".into(),
-                                    e,
-                                    String::new(),
-                                )),
-                                ..Reply::of(crate::protocol::ReplyStatus::Error)
-                            },
-                            output: None,
-                            reason: StopReason::Timeout,
-                        });
+                        let _ = req.reply.send(Replied::refused("RuntimeError", e));
                         return;
                     }
                 }
