@@ -8,6 +8,7 @@ loop, or None), ``filenames`` and ``source_bytes`` (the cell sources it keeps).
 
 import ast
 import linecache
+from types import FunctionType
 
 from pysession_runtime import config, display, hooks, ownership, tracebacks
 from pysession_runtime.ownership import StopExecution
@@ -115,7 +116,14 @@ def use_native_plan(plan):
 
 def _run_code(state, code):
     if not code.co_flags & _CO_COROUTINE:
-        return eval(code, state.ns)
+        # Called as a function, not through `eval`: a stop raised while the code ran
+        # lands in the code, never as it returns. CPython checks for a pending stop at
+        # the end of a call to a C function such as `eval`, and 3.13 may leave one raised
+        # during the code's last bytecodes for that check (the code's last statement ran,
+        # yet the run would end stopped); the return of a Python call to Python code has
+        # no such check. Code that is not a function's runs with the globals as its
+        # locals, as under `eval`.
+        return FunctionType(code, state.ns)()
     loop = _event_loop(state)
     task = loop.create_task(eval(code, state.ns))
     try:

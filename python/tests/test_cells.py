@@ -32,6 +32,25 @@ class RunCell(unittest.TestCase):
         self.assertEqual(self.run_cell("x = 100"), ("ok", None, None))
         self.assertEqual(self.run_cell("x + 50"), ("ok", "150", None))
 
+    def test_a_cell_runs_as_module_code_its_names_in_the_namespace(self):
+        # Run as a function made of the cell's code, not through `eval`: the code's
+        # locals must still be the namespace, as at a module's top level.
+        code = (
+            "same = locals() is globals()\n"
+            "def bump():\n    global counter\n    counter += 1\n"
+            "counter = 1\nbump()\n"
+            "class K:\n    seen = counter\n"
+            "squares = [i * counter for i in range(3)]\n"
+            "del same_later\n"
+        )
+        self.state.ns["same_later"] = 1
+        self.assertEqual(self.run_cell(code), ("ok", None, None))
+        ns = self.state.ns
+        self.assertIs(ns["same"], True)
+        self.assertEqual((ns["counter"], ns["K"].seen, ns["squares"]), (2, 2, [0, 2, 4]))
+        self.assertNotIn("same_later", ns)
+        self.assertEqual(self.run_cell("counter")[1], "2")
+
     def test_last_expression_is_the_value_and_none_is_no_value(self):
         self.assertEqual(self.run_cell("2 + 2")[1], "4")
         self.assertEqual(self.run_cell("x = 5; x")[1], "5")
