@@ -2,17 +2,26 @@
 //! start, restart and stop (subprocess sessions both forked from a fork server and
 //! spawned), 100 MB of bytes in and out.
 //!
-//! `cargo bench --bench sessions`. Setup (interpreter start, the session) stays outside
+//! `cargo bench --bench sessions` (with `--features subinterpreter`, built for Python
+//! 3.12 or later, the sub-interpreter backend too). Setup (interpreter start, the session) stays outside
 //! the timed part. Subprocess sessions run `/usr/bin/python3` (or `PYSESSION_BENCH_PYTHON`).
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pysession::{Backend, Session, SessionBuilder};
 
-const BACKENDS: [(&str, Backend); 2] = [
-    ("embedded", Backend::Embedded),
-    ("subprocess", Backend::Subprocess),
-];
+/// The backends measured side by side; with the `subinterpreter` feature (a build for
+/// Python 3.12 or later), the sub-interpreter one too.
+fn backends() -> Vec<(&'static str, Backend)> {
+    #[allow(unused_mut)]
+    let mut all = vec![
+        ("embedded", Backend::Embedded),
+        ("subprocess", Backend::Subprocess),
+    ];
+    #[cfg(feature = "subinterpreter")]
+    all.push(("subinterpreter", Backend::Subinterpreter));
+    all
+}
 
 fn builder(backend: Backend) -> SessionBuilder {
     let python =
@@ -30,7 +39,7 @@ fn start(backend: Backend) -> Session {
 
 fn execute(c: &mut Criterion) {
     let mut group = c.benchmark_group("execute");
-    for (name, backend) in BACKENDS {
+    for (name, backend) in backends() {
         let session = start(backend);
         group.bench_function(format!("execute [x = 1] {name}"), |b| {
             b.iter(|| session.execute("x = 1").expect("execute"))
@@ -62,18 +71,24 @@ fn execute(c: &mut Criterion) {
 /// with an anchor session of the same configuration alive (so that its server is up, as
 /// in a program that keeps sessions); subprocess spawned (`fork_server(false)`, with its
 /// warm spare).
-const KINDS: [(&str, Backend, bool); 3] = [
-    ("embedded", Backend::Embedded, false),
-    ("subprocess fork", Backend::Subprocess, true),
-    ("subprocess spawn", Backend::Subprocess, false),
-];
+fn kinds() -> Vec<(&'static str, Backend, bool)> {
+    #[allow(unused_mut)]
+    let mut all = vec![
+        ("embedded", Backend::Embedded, false),
+        ("subprocess fork", Backend::Subprocess, true),
+        ("subprocess spawn", Backend::Subprocess, false),
+    ];
+    #[cfg(feature = "subinterpreter")]
+    all.push(("subinterpreter", Backend::Subinterpreter, false));
+    all
+}
 
 fn lifecycle(c: &mut Criterion) {
     // Bring the interpreter up first: these measure sessions, not Python's start.
     drop(start(Backend::Embedded));
     let mut group = c.benchmark_group("lifecycle");
     group.sample_size(20);
-    for (name, backend, fork) in KINDS {
+    for (name, backend, fork) in kinds() {
         let make = |startup: &str| {
             builder(backend)
                 .fork_server(fork)
@@ -145,7 +160,7 @@ fn asynchronous(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let mut group = c.benchmark_group("async");
-    for (name, backend) in BACKENDS {
+    for (name, backend) in backends() {
         let session = start(backend);
         group.bench_function(format!("execute_async [x = 1] {name}"), |b| {
             b.iter(|| {
@@ -188,7 +203,7 @@ fn data(c: &mut Criterion) {
     group.bench_function("memory [copy 100 MB]", |b| {
         b.iter(|| std::hint::black_box(payload.clone()))
     });
-    for (name, backend) in BACKENDS {
+    for (name, backend) in backends() {
         let session = start(backend);
         group.bench_function(format!("set_bytes [100 MB] {name}"), |b| {
             b.iter(|| {

@@ -4,10 +4,10 @@
 //! the processes that share them), summed over this process and every process below
 //! it: fork servers, the sessions' processes, their warm spares.
 //!
-//! `cargo run --release --example idle_sessions [COUNT] [embedded|subprocess] [MODE]`
+//! `cargo run --release --example idle_sessions [COUNT] [embedded|subprocess|subinterpreter] [MODE]`
 //!
 //! - COUNT: how many sessions (default 1,000).
-//! - The backend (default embedded).
+//! - The backend (default embedded; `subinterpreter` with the feature of that name).
 //! - MODE, for subprocess sessions: `fork` (the default: each session's process is a
 //!   fork of its configuration's fork server), `spawn` (`fork_server(false)`: each
 //!   session spawns its process, and keeps a warm spare, a second one), `nospare`
@@ -39,6 +39,8 @@ fn main() -> Result<(), pysession::Error> {
     let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let backend = match args.next().as_deref() {
         Some("subprocess") => Backend::Subprocess,
+        #[cfg(feature = "subinterpreter")]
+        Some("subinterpreter") => Backend::Subinterpreter,
         _ => Backend::Embedded,
     };
     let mode = match args.next().as_deref() {
@@ -74,7 +76,7 @@ fn main() -> Result<(), pysession::Error> {
                 Mode::NoSpare => "spawned, no warm spare",
             }
         ),
-        _ => println!("{count} idle embedded sessions, startup code {startup:?}"),
+        _ => println!("{count} idle {backend:?} sessions, startup code {startup:?}"),
     }
 
     // The interpreter itself is paid once per process; measure sessions on top of it.

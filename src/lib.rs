@@ -496,7 +496,7 @@
 //!   interpreters of their own in this process, each with its own interpreter lock on
 //!   Python 3.12 and later (refused before 3.12). No extension module without
 //!   sub-interpreter support (numpy, today) can be imported in them; see the README's
-//!   "Backends" for what works and what is not done yet.
+//!   "Backends" for what differs from the embedded backend, each difference tested.
 //! - `tracing`: diagnostics as [`tracing`](https://docs.rs/tracing) events (target
 //!   `pysession`): sessions started, restarted and stopped (debug); code given up on,
 //!   calls refused while the interpreter is held, subprocesses that died (warn).

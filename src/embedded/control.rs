@@ -87,7 +87,7 @@ impl ControlShared {
             .store(self.current.load(Ordering::Acquire), Ordering::Release);
     }
 
-    fn escalated(&self) -> bool {
+    pub(crate) fn escalated(&self) -> bool {
         let current = self.current.load(Ordering::Acquire);
         current != 0 && self.escalated.load(Ordering::Acquire) == current
     }

@@ -136,6 +136,39 @@ pub(crate) struct Environment {
 /// after checking that it is the same Python version; `python` gets `timeout` (the
 /// session's) to say which it is.
 pub(crate) fn use_environment(python: &Path, timeout: Duration) -> Result<Environment, Error> {
+    let environment = probe_environment(python, timeout)?;
+    let rt = runtime()?;
+    let mut added = SITE_DIRS.lock().unwrap_or_else(|p| p.into_inner());
+    let added = added.get_or_insert_with(HashSet::new);
+    let new: Vec<PathBuf> = environment
+        .site_packages
+        .iter()
+        .filter(|d| !added.contains(*d))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(environment);
+    }
+    Python::attach(|py| -> PyResult<()> {
+        let module = rt.module.bind(py);
+        for dir in &new {
+            module.call_method1("add_site_dir", (dir,))?;
+        }
+        Ok(())
+    })
+    .map_err(|e| {
+        Error::Config(format!(
+            "cannot add the packages of {}: {e}",
+            python.display()
+        ))
+    })?;
+    added.extend(new);
+    Ok(environment)
+}
+
+/// The virtual environment of `python`, checked to be of the interpreter's Python
+/// version; `python` gets `timeout` (the session's) to say which it is.
+pub(crate) fn probe_environment(python: &Path, timeout: Duration) -> Result<Environment, Error> {
     let rt = runtime()?;
     if !python.exists() {
         return Err(Error::NotFound {
@@ -166,32 +199,11 @@ pub(crate) fn use_environment(python: &Path, timeout: Duration) -> Result<Enviro
             rt.version.1,
         )));
     }
-    let environment = Environment {
+    Ok(Environment {
         executable,
         prefix,
-        site_packages: dirs.clone(),
-    };
-    let mut added = SITE_DIRS.lock().unwrap_or_else(|p| p.into_inner());
-    let added = added.get_or_insert_with(HashSet::new);
-    let new: Vec<PathBuf> = dirs.into_iter().filter(|d| !added.contains(d)).collect();
-    if new.is_empty() {
-        return Ok(environment);
-    }
-    Python::attach(|py| -> PyResult<()> {
-        let module = rt.module.bind(py);
-        for dir in &new {
-            module.call_method1("add_site_dir", (dir,))?;
-        }
-        Ok(())
+        site_packages: dirs,
     })
-    .map_err(|e| {
-        Error::Config(format!(
-            "cannot add the packages of {}: {e}",
-            python.display()
-        ))
-    })?;
-    added.extend(new);
-    Ok(environment)
 }
 
 /// The most `python_executable` gets to report its version and paths, whatever the

@@ -4,8 +4,8 @@
 /// Initialises the process's interpreter (the main one), as the first embedded
 /// session does.
 #[cfg(all(feature = "subinterpreter", Py_3_12))]
-pub(crate) fn ensure_interpreter() -> Result<(), Error> {
-    interp::runtime().map(|_| ())
+pub(crate) fn ensure_interpreter() -> Result<Option<std::path::PathBuf>, Error> {
+    interp::runtime().map(|rt| rt.libpython.clone())
 }
 
 mod abandoned;
@@ -14,7 +14,9 @@ pub(crate) mod control;
 pub(crate) mod cwd;
 mod ffi;
 mod interp;
-mod sink;
+#[cfg(all(feature = "subinterpreter", Py_3_12))]
+pub(crate) use interp::probe_environment;
+pub(crate) mod sink;
 mod thread;
 mod ticket;
 mod watchdog;

@@ -138,7 +138,7 @@ pub(crate) fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Cow<'a, str> {
 
 /// UTF-8 with lone surrogates encoded in it (as `surrogatepass` writes them) made
 /// valid: one U+FFFD for each, and for each byte of anything else invalid.
-fn replace_surrogates(mut bytes: &[u8]) -> String {
+pub(crate) fn replace_surrogates(mut bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     loop {
         match std::str::from_utf8(bytes) {

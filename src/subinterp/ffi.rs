@@ -7,8 +7,8 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr::null_mut;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pyo3::ffi;
 
@@ -102,9 +102,24 @@ unsafe fn text_of(s: *mut ffi::PyObject) -> String {
     // SAFETY: the caller is attached and `s` is a live object.
     let p = unsafe { ffi::PyUnicode_AsUTF8AndSize(s, &mut size) };
     if p.is_null() {
-        // SAFETY: the caller is attached.
-        unsafe { ffi::PyErr_Clear() };
-        return String::new();
+        // SAFETY: the caller is attached; a `str` with lone surrogates has no UTF-8, so
+        // each is written as `surrogatepass` does and then made one U+FFFD, as the
+        // embedded backend's text is. The bytes object is released here.
+        unsafe {
+            ffi::PyErr_Clear();
+            let b = ffi::PyUnicode_AsEncodedString(s, c"utf-8".as_ptr(), c"surrogatepass".as_ptr());
+            if b.is_null() {
+                ffi::PyErr_Clear();
+                return String::new();
+            }
+            let bytes = std::slice::from_raw_parts(
+                ffi::PyBytes_AsString(b).cast::<u8>(),
+                ffi::PyBytes_Size(b) as usize,
+            );
+            let text = crate::embedded::sink::replace_surrogates(bytes);
+            ffi::Py_DECREF(b);
+            return text;
+        }
     }
     // SAFETY: CPython returns `size` bytes of valid UTF-8 owned by `s`.
     let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size as usize) };
@@ -163,6 +178,7 @@ impl Interp {
         &mut self,
         scripts: &[(&str, &str, &str)],
         constants: &str,
+        environment: &str,
         capture: Arc<CaptureShared>,
         control: Arc<ControlShared>,
     ) -> Result<(), String> {
@@ -184,6 +200,9 @@ impl Interp {
             let consts = new_str(constants);
             ffi::PyDict_SetItemString(globals, c"_pysession_constants".as_ptr(), consts);
             ffi::Py_DECREF(consts);
+            let env = new_str(environment);
+            ffi::PyDict_SetItemString(globals, c"_pysession_environment".as_ptr(), env);
+            ffi::Py_DECREF(env);
             let host = Box::new(Host {
                 capture,
                 control,
@@ -240,6 +259,7 @@ impl Interp {
         // SAFETY: attached; `state` is this interpreter's; every object made is freed.
         unsafe {
             let tuple = match args {
+                Args::None => ffi::PyTuple_New(0),
                 Args::Run(code) => {
                     let t = ffi::PyTuple_New(1);
                     ffi::PyTuple_SetItem(t, 0, new_str(code));
@@ -302,9 +322,11 @@ impl Interp {
 
     /// Lets a stop that is still pending land (and be dropped) now. Attached.
     pub(crate) fn absorb_pending_stop(&self) {
-        // SAFETY: attached; the code runs in this interpreter's `__main__`, where the
-        // boot code imported the runtime's session module; a failure is cleared.
+        // SAFETY: attached; a null trace function turns tracing off (`arm` may have set
+        // one); the code runs in this interpreter's `__main__`, where the boot code
+        // imported the runtime's session module; a failure is cleared.
         unsafe {
+            ffi::PyEval_SetTrace(None, null_mut());
             let main = ffi::PyImport_AddModule(c"__main__".as_ptr());
             let globals = ffi::PyModule_GetDict(main);
             let code = c"try:\n    _session.absorb_pending_stop()\nexcept _session.StopExecution:\n    pass\n";
@@ -336,6 +358,7 @@ impl Interp {
 
 /// The arguments of a call into the session's state.
 pub(crate) enum Args<'a> {
+    None,
     Run(&'a str),
     Data {
         op: &'a str,
@@ -390,22 +413,122 @@ impl Remote {
     /// Raises the runtime's stop in the interpreter's thread, if `still` says so once
     /// the interpreter's lock is held (so that the run cannot end meanwhile). Waits for
     /// the lock: up to one switch interval while the thread runs Python.
-    pub(crate) fn raise_stop(&self, still: impl Fn() -> bool) {
+    ///
+    /// The first time, it also makes the interpreter's switch interval short (see
+    /// [`PromptSwitch`]), so that the next stops do not wait for the lock that long.
+    pub(crate) fn raise_stop(&self, still: impl Fn() -> bool, prompt: &PromptSwitch) {
         // SAFETY: the interpreter lives as long as the session thread, which does not
         // end it while a run is in flight (the caller's duty); this thread makes a state
         // of its own for it, takes its lock, raises, and deletes that state.
         unsafe {
             let ts = ffi::PyThreadState_New(self.interp as *mut ffi::PyInterpreterState);
             ffi::PyEval_RestoreThread(ts);
+            // Also when the run ended while this waited: the next stop is prompt.
+            prompt.shorten();
             if still() {
                 ffi::PyThreadState_SetAsyncExc(
                     self.thread_ident as _,
                     self.stop_class as *mut ffi::PyObject,
                 );
+                // A session waiting in its event loop wakes up to meet the stop.
+                let main = ffi::PyImport_AddModule(c"__main__".as_ptr());
+                let globals = ffi::PyModule_GetDict(main);
+                let code = CString::new(format!("_session.wake_loop({})", self.thread_ident))
+                    .unwrap_or_default();
+                let r = ffi::PyRun_String(code.as_ptr(), ffi::Py_eval_input, globals, globals);
+                if r.is_null() {
+                    ffi::PyErr_Clear();
+                } else {
+                    ffi::Py_DECREF(r);
+                }
             }
             ffi::PyThreadState_Clear(ts);
             ffi::PyThreadState_DeleteCurrent();
         }
+    }
+}
+
+/// A short switch interval while stops are raised: a thread waiting for an
+/// interpreter's lock asks the holder for it after the interval (5 ms by default), so a
+/// stop raised into code shorter than that would land after it. The first stop of a
+/// while makes it short (100 µs); the session's thread puts the previous one back at
+/// the start of a run once no stop has come for a second. The interval is the
+/// interpreter's own: no other session sees it.
+#[derive(Default)]
+pub(crate) struct PromptSwitch(Mutex<Option<(f64, Instant)>>);
+
+const PROMPT_SWITCH: f64 = 100e-6;
+const PROMPT_LINGER: Duration = Duration::from_secs(1);
+
+impl PromptSwitch {
+    /// Attached to the interpreter.
+    unsafe fn shorten(&self) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match kept.as_mut() {
+            Some((_, last)) => *last = Instant::now(),
+            None => {
+                // SAFETY: attached (the caller's duty).
+                let previous = unsafe { switch_interval(None) };
+                if previous > PROMPT_SWITCH {
+                    // SAFETY: as above.
+                    unsafe { switch_interval(Some(PROMPT_SWITCH)) };
+                    *kept = Some((previous, Instant::now()));
+                }
+            }
+        }
+    }
+
+    /// Puts the interval back once no stop has come for [`PROMPT_LINGER`]. Attached.
+    pub(crate) fn settle(&self, _interp: &Interp) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((previous, last)) = *kept {
+            if last.elapsed() >= PROMPT_LINGER {
+                // SAFETY: `_interp` is attached: this thread's interpreter.
+                unsafe { switch_interval(Some(previous)) };
+                *kept = None;
+            }
+        }
+    }
+}
+
+/// The interpreter's switch interval, set to `to` first if given. Attached.
+unsafe fn switch_interval(to: Option<f64>) -> f64 {
+    // SAFETY: attached (the caller's duty); every new reference is released, and a
+    // failure is cleared.
+    unsafe {
+        let module = ffi::PyImport_ImportModule(c"sys".as_ptr());
+        if module.is_null() {
+            ffi::PyErr_Clear();
+            return 0.0;
+        }
+        let call = |name: &CStr, arg: *mut ffi::PyObject| {
+            let f = ffi::PyObject_GetAttrString(module, name.as_ptr());
+            let r = if f.is_null() {
+                null_mut()
+            } else if arg.is_null() {
+                ffi::PyObject_CallNoArgs(f)
+            } else {
+                ffi::PyObject_CallOneArg(f, arg)
+            };
+            ffi::Py_XDECREF(f);
+            r
+        };
+        if let Some(seconds) = to {
+            let arg = ffi::PyFloat_FromDouble(seconds);
+            let r = call(c"setswitchinterval", arg);
+            ffi::Py_XDECREF(arg);
+            ffi::Py_XDECREF(r);
+        }
+        let now = call(c"getswitchinterval", null_mut());
+        let seconds = if now.is_null() {
+            0.0
+        } else {
+            ffi::PyFloat_AsDouble(now)
+        };
+        ffi::Py_XDECREF(now);
+        ffi::Py_DECREF(module);
+        ffi::PyErr_Clear();
+        seconds
     }
 }
 
@@ -624,12 +747,55 @@ unsafe extern "C" fn host_moved_to(
     }
 }
 
-unsafe extern "C" fn host_nothing(
-    _slf: *mut ffi::PyObject,
+/// `arm()`: called as the stop is made in the stopped thread; once the code has
+/// ignored a few stops (the stopper escalated), traces this thread so that every new
+/// line of the user's code raises the stop, as the embedded backend does.
+unsafe extern "C" fn host_arm(
+    slf: *mut ffi::PyObject,
     _args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: attached, as CPython calls it.
-    unsafe { none() }
+    // SAFETY: as `host_write`; CPython keeps its own reference to the capsule for as
+    // long as the trace function is set.
+    unsafe {
+        if host(slf).control.escalated() {
+            ffi::PyEval_SetTrace(Some(stop_tracer), slf);
+        }
+        none()
+    }
+}
+
+/// The trace function `arm` sets: at each new line or call of code from a cell, while
+/// the run is being stopped, raises the stop.
+unsafe extern "C" fn stop_tracer(
+    obj: *mut ffi::PyObject,
+    frame: *mut ffi::PyFrameObject,
+    what: c_int,
+    _arg: *mut ffi::PyObject,
+) -> c_int {
+    if what != ffi::PyTrace_LINE && what != ffi::PyTrace_CALL {
+        return 0;
+    }
+    // SAFETY: CPython calls trace functions attached, with the capsule given to
+    // `PyEval_SetTrace` and the live frame being traced; the code object and its file
+    // name are new references, released here.
+    unsafe {
+        let host = host(obj);
+        if !host.control.stop_requested() {
+            return 0;
+        }
+        // Only the user's own code is stopped line by line: library code, the runtime
+        // and their `finally` blocks run on.
+        let code = ffi::PyFrame_GetCode(frame);
+        let file = ffi::PyObject_GetAttrString(code.cast(), c"co_filename".as_ptr());
+        ffi::Py_DECREF(code.cast());
+        let in_cell = text_of(file).starts_with(crate::runtime::CELL_FILE_PREFIX);
+        ffi::Py_XDECREF(file);
+        if !in_cell {
+            return 0;
+        }
+        ffi::PyErr_SetNone(host.stop_class);
+        -1
+    }
 }
 
 /// The C functions, made once per interpreter with the capsule as their `self`.
@@ -658,7 +824,7 @@ static METHODS: [Def; 9] = [
     Def::new(c"stopping", host_stopping),
     Def::new(c"current_run", host_current_run),
     Def::new(c"settle", host_settle),
-    Def::new(c"arm", host_nothing),
+    Def::new(c"arm", host_arm),
     Def::new(c"moved_to", host_moved_to),
 ];
 
@@ -688,7 +854,16 @@ _capture = types.SimpleNamespace(write=_h.write, write_bytes=_h.write_bytes, dis
 _control = types.SimpleNamespace(
     sleep=_h.sleep, stopping=_h.stopping, current_run=_h.current_run, settle=_h.settle,
     arm=_h.arm, moved_to=_h.moved_to, abandoned_threads=lambda: [])
-_pysession_state = _session.new_session(_capture, _control)
+# The virtual environment the session runs in (JSON: executable, prefix,
+# site_packages), or null: its packages importable here, as in an embedded session.
+import json as _json
+_env = _json.loads(_pysession_environment)
+del _json, _pysession_environment
+if _env is not None:
+    for _dir in _env["site_packages"]:
+        _session.add_site_dir(_dir)
+_pysession_state = _session.new_session(_capture, _control, _env)
+del _env
 _session.bind_thread(_pysession_state)
 _pysession_stop = _session.StopExecution
 
@@ -727,16 +902,24 @@ def _refusing_extensions():
             e = e.__cause__ or e.__context__
         return None
 
+    # Only the outermost import (the statement the user wrote) is named: the imports it
+    # makes on the way fail through it.
+    depth = threading.local()
+
     def __import__(name, *args, **kwargs):
+        level = getattr(depth, "n", 0)
+        depth.n = level + 1
         try:
             return original(name, *args, **kwargs)
         except ImportError as e:
             inner = refused_in(e)
-            if inner is None or getattr(e, "_pysession_refused", None) is not None:
+            if level or inner is None or inner == name:
                 raise
             err = ImportError(f"{name} needs the module {inner}, which {advice}", name=name)
             err._pysession_refused = inner
             raise err from e
+        finally:
+            depth.n = level
 
     builtins.__import__ = __import__
 
