@@ -1,7 +1,7 @@
 //! A cell's value found without the `ast` route: an embedded interpreter compiles each
 //! cell once and reads its code object (`src/embedded/cellplan.rs`). These tests hold
 //! that plan to what the `ast` route gives, on hand-made cells and on cuts of the whole
-//! standard library; subprocess sessions keep the `ast` route.
+//! standard library; subprocess and sub-interpreter sessions keep the `ast` route.
 mod common;
 
 use common::*;
@@ -157,7 +157,7 @@ fn a_cell_gives_with_the_plan_what_it_gives_by_the_ast_route() {
         &s,
         "from pysession_runtime import cells\n(cells._plan is not None, cells.plan_refused)",
     );
-    let expected = if subprocess() {
+    let expected = if subprocess() || subinterpreter() {
         "(False, None)"
     } else {
         "(True, None)"
@@ -165,7 +165,7 @@ fn a_cell_gives_with_the_plan_what_it_gives_by_the_ast_route() {
     assert_eq!(
         plan.as_deref(),
         Some(expected),
-        "the embedded host plans cells; a subprocess does not"
+        "the embedded host plans cells; a subprocess or a sub-interpreter does not"
     );
     assert_alive(&s);
 }
@@ -176,7 +176,7 @@ fn a_cell_gives_with_the_plan_what_it_gives_by_the_ast_route() {
 /// the POP_TOPs on the last statement's first line; and it decides most cells.
 #[test]
 fn the_plan_agrees_with_ast_on_cuts_of_the_standard_library() {
-    if subprocess() {
+    if subprocess() || subinterpreter() {
         // The plan is the embedded host's; the other test asserts that it is absent.
         let s = session();
         assert_eq!(
@@ -187,6 +187,7 @@ fn the_plan_agrees_with_ast_on_cuts_of_the_standard_library() {
             .as_deref(),
             Some("True")
         );
+        assert_alive(&s);
         return;
     }
     let s = session();

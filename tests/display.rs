@@ -356,22 +356,32 @@ display(B(), P())",
 #[test]
 fn a_forked_child_that_displays_does_not_disturb_the_session() {
     let s = session();
-    let r = ok(
-        &s,
-        "\
+    let code = "\
 import os
 pid = os.fork()
 if pid == 0:
     display('from the child')
     os._exit(0)
 os.waitpid(pid, 0)
-display('from the parent')",
-    );
-    assert_eq!(r.display.len(), 1, "{r:#?}");
-    assert_eq!(r.display[0].plain(), Some("'from the parent'"));
-    if subprocess() {
-        // The child shares the session's descriptors: its display shows as text.
-        assert!(r.stdout.contains("'from the child'"), "{r:#?}");
+display('from the parent')";
+    if subinterpreter() {
+        // The interpreter is made without fork support: the call is refused before
+        // anything is displayed, and the session keeps its state.
+        ok(&s, "kept = 'yes'");
+        let r = raises(&s, code, "RuntimeError");
+        let m = &r.error.as_ref().unwrap().message;
+        assert!(m.contains("fork not supported"), "{r:#?}");
+        assert!(r.display.is_empty(), "{r:#?}");
+        raises(&s, "pid", "NameError");
+        assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    } else {
+        let r = ok(&s, code);
+        assert_eq!(r.display.len(), 1, "{r:#?}");
+        assert_eq!(r.display[0].plain(), Some("'from the parent'"));
+        if subprocess() {
+            // The child shares the session's descriptors: its display shows as text.
+            assert!(r.stdout.contains("'from the child'"), "{r:#?}");
+        }
     }
     assert_alive(&s);
 }

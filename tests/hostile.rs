@@ -233,7 +233,13 @@ fn code_stuck_in_c_is_abandoned_and_the_session_restarted() {
     assert!(e.message.contains("restarted"), "{e:?}");
     assert!(e.message.contains("ran past its 200 ms timeout"), "{e:?}");
     assert!(e.message.contains("grace"), "{e:?}");
-    if !subprocess() {
+    if subinterpreter() {
+        // The abandoned C call keeps the old interpreter (and its lock); the session
+        // goes on in a new one, which answers at once.
+        let begun = Instant::now();
+        assert_eq!(value(&s, "1 + 1").as_deref(), Some("2"));
+        assert!(begun.elapsed() < GRACE, "{:?}", begun.elapsed());
+    } else if !subprocess() {
         // The abandoned C call still holds the interpreter: the next call is told so
         // within the grace period, and whose code it is.
         let begun = Instant::now();
@@ -278,8 +284,9 @@ fn other_sessions_are_told_early_whose_abandoned_code_holds_the_interpreter() {
     ok(&b, "b_state = 'kept'");
     let (r, _) = timed(&a, STUCK_IN_C, Duration::from_millis(200));
     assert_eq!(r.status, Status::Restarted, "{r:#?}");
-    if subprocess() {
-        // Each subprocess session has an interpreter of its own: b is not held up.
+    if subprocess() || subinterpreter() {
+        // Each subprocess or sub-interpreter session has an interpreter (and lock) of
+        // its own: b is not held up.
         assert_eq!(value(&b, "b_state").as_deref(), Some("'kept'"));
         assert_alive(&b);
         assert_alive(&a);
@@ -377,9 +384,9 @@ fn call_in_another_session_while_one_is_stuck_in_c_times_out_without_starting() 
             !stuck.is_finished(),
             "session a finished its C call before b's call returned: the test did not test anything ({took:?})"
         );
-        if subprocess() {
-            // The documented difference: each subprocess session has an interpreter of
-            // its own, so b is not held up at all.
+        if subprocess() || subinterpreter() {
+            // The documented difference: each subprocess or sub-interpreter session has
+            // an interpreter (and lock) of its own, so b is not held up at all.
             assert_eq!(r.status, Status::Ok, "{r:#?}");
             assert_eq!(r.value.as_deref(), Some("2"), "{r:#?}");
             let (ra, _) = stuck.join().expect("session a's thread");
@@ -682,6 +689,20 @@ fn a_session_cannot_change_how_the_embedded_interpreter_is_shared() {
     if subprocess() {
         // Its own interpreter: its own to tune.
         assert_eq!(value(&s, code).as_deref(), Some("1000.0"));
+    } else if subinterpreter() {
+        // Its own interpreter with its own lock: the interval is that lock's, and
+        // another session's stays as it was.
+        let other = session();
+        assert_eq!(value(&s, code).as_deref(), Some("1000.0"));
+        assert_eq!(
+            value(&other, "import sys\nsys.getswitchinterval()").as_deref(),
+            Some("0.005")
+        );
+        assert_eq!(
+            value(&s, "sys.getswitchinterval()").as_deref(),
+            Some("1000.0")
+        );
+        assert_alive(&other);
     } else {
         let r = raises(&s, code, "RuntimeError");
         assert!(
@@ -705,11 +726,21 @@ fn a_forked_child_that_returns_from_the_cell_ends_instead_of_lingering() {
     let s = session();
     let code = "import os\npid = os.fork()\nif pid == 0:\n    in_child = True\nelse:\n    \
                 _, status = os.waitpid(pid, 0)\nstatus";
-    let r = s
-        .execute_with_timeout(code, Duration::from_secs(10))
-        .expect("execute");
-    assert_eq!(r.status, Status::Ok, "{r:#?}");
-    assert_eq!(r.value.as_deref(), Some("0"), "{r:#?}");
+    if subinterpreter() {
+        // The interpreter is made without fork support: no child, and the session
+        // keeps its state.
+        ok(&s, "kept = 'yes'");
+        let r = raises(&s, code, "RuntimeError");
+        let m = &r.error.as_ref().unwrap().message;
+        assert!(m.contains("fork not supported"), "{r:#?}");
+        assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    } else {
+        let r = s
+            .execute_with_timeout(code, Duration::from_secs(10))
+            .expect("execute");
+        assert_eq!(r.status, Status::Ok, "{r:#?}");
+        assert_eq!(r.value.as_deref(), Some("0"), "{r:#?}");
+    }
     raises(&s, "in_child", "NameError");
     assert_alive(&s);
 }
@@ -790,8 +821,9 @@ fn an_import_held_by_abandoned_code_fails_clearly_in_other_sessions_and_keeps_th
     assert_eq!(r.status, expected, "{r:#?}");
     std::fs::remove_file(dir.join("block")).expect("remove the flag");
     let r = run(&b, "import held_module");
-    if subprocess() {
-        // A process of its own: the module imports there as it would anywhere.
+    if subprocess() || subinterpreter() {
+        // An interpreter of its own (with its own import lock): the module imports
+        // there as it would anywhere.
         assert_eq!(r.status, Status::Ok, "{r:#?}");
     } else {
         assert_eq!(r.status, Status::Error, "{r:#?}");

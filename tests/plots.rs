@@ -7,8 +7,39 @@ use std::time::Duration;
 
 use common::*;
 
+/// What the matplotlib tests import.
+const PYPLOT: &str = "import matplotlib.pyplot as plt";
+
+/// Under the sub-interpreter backend, where an extension module built without
+/// sub-interpreter support cannot be loaded: `import` fails with an `ImportError` that
+/// names `module` and says which backends to use instead, and the session goes on with
+/// its state.
+#[track_caller]
+fn import_is_refused(import: &str, module: &str) {
+    let s = venv_session();
+    ok(&s, "kept = 'yes'");
+    let r = raises(&s, import, "ImportError");
+    let m = &r.error.as_ref().unwrap().message;
+    assert!(
+        m.contains(module) && m.contains("Backend::Embedded"),
+        "{r:#?}"
+    );
+    // The message begins with what the code imported.
+    let imported = import
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(',');
+    assert!(m.starts_with(imported), "{imported}: {m}");
+    assert_eq!(value(&s, "kept").as_deref(), Some("'yes'"));
+    assert_alive(&s);
+}
+
 #[test]
 fn a_figure_comes_back_as_a_png_without_show() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -32,6 +63,9 @@ fn a_figure_comes_back_as_a_png_without_show() {
 
 #[test]
 fn two_figures_give_two_images_in_the_order_they_were_made() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -51,6 +85,9 @@ plt.title('first')",
 
 #[test]
 fn show_displays_at_once_and_each_figure_only_once() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -83,6 +120,9 @@ fig",
 
 #[test]
 fn saving_a_shown_figure_to_a_file_does_not_show_it_again() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     let dir = temp_dir("savefig");
     let path = py_str(dir.join("a.png").to_str().unwrap());
@@ -96,6 +136,9 @@ fn saving_a_shown_figure_to_a_file_does_not_show_it_again() {
 
 #[test]
 fn a_figure_changed_after_display_is_shown_again() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -108,6 +151,9 @@ fn a_figure_changed_after_display_is_shown_again() {
 
 #[test]
 fn figures_are_closed_so_memory_does_not_grow() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     ok(
         &s,
@@ -143,6 +189,9 @@ fn figures_are_closed_so_memory_does_not_grow() {
 
 #[test]
 fn a_figure_of_a_failed_execute_still_comes_back() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     let r = raises(
         &s,
@@ -156,6 +205,9 @@ fn a_figure_of_a_failed_execute_still_comes_back() {
 
 #[test]
 fn a_stopped_executes_figures_are_closed_not_passed_on() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     // Imported first: under load the import alone may take longer than the timeout.
     ok(&s, "import matplotlib.pyplot as plt, time");
@@ -174,6 +226,9 @@ fn a_stopped_executes_figures_are_closed_not_passed_on() {
 
 #[test]
 fn a_restart_closes_the_figures_of_the_old_state() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let s = venv_session();
     // A thread of the session makes a figure after its execute has ended.
     ok(
@@ -192,6 +247,9 @@ fn a_restart_closes_the_figures_of_the_old_state() {
 
 #[test]
 fn agg_chosen_by_the_user_is_left_to_the_user() {
+    if subinterpreter() {
+        return import_is_refused("import matplotlib", "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -204,6 +262,9 @@ fn agg_chosen_by_the_user_is_left_to_the_user() {
 
 #[test]
 fn a_backend_the_user_chose_is_kept() {
+    if subinterpreter() {
+        return import_is_refused("import matplotlib", "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -217,6 +278,9 @@ fn a_backend_the_user_chose_is_kept() {
 
 #[test]
 fn sessions_get_their_own_figures() {
+    if subinterpreter() {
+        return import_is_refused(PYPLOT, "numpy");
+    }
     let a = venv_session();
     let b = venv_session();
     ok(&a, "import matplotlib.pyplot as plt, time");
@@ -247,6 +311,9 @@ fn sessions_get_their_own_figures() {
 
 #[test]
 fn a_pil_image_displays_as_png() {
+    if subinterpreter() {
+        return import_is_refused("from PIL import Image", "PIL");
+    }
     let s = venv_session();
     let r = ok(
         &s,
@@ -265,6 +332,9 @@ fn a_pil_image_displays_as_png() {
 
 #[test]
 fn a_dataframe_displays_as_html_and_text() {
+    if subinterpreter() {
+        return import_is_refused("import pandas as pd, numpy as np", "numpy");
+    }
     let s = venv_session();
     let r = ok(
         &s,

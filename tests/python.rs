@@ -103,6 +103,28 @@ fn threads_of_a_session_see_its_sys_executable() {
 #[test]
 fn multiprocessing_spawn_runs_the_sessions_interpreter() {
     let s = session();
+    if subinterpreter() {
+        // A sub-interpreter has no daemon threads (they could outlive it), and a pool
+        // needs them: it says so. A spawned process runs the session's interpreter.
+        ok(&s, "kept = 1");
+        let r = raises(
+            &s,
+            "import multiprocessing\nmultiprocessing.get_context('spawn').Pool(1)",
+            "RuntimeError",
+        );
+        let e = r.error.as_ref().unwrap();
+        assert!(e.message.contains("daemon threads"), "{r:#?}");
+        let r = ok(
+            &s,
+            "import multiprocessing, sys\n\
+             p = multiprocessing.get_context('spawn').Process(target=sys.exit, args=(7,))\n\
+             p.start(); p.join(60)\np.exitcode",
+        );
+        assert_eq!(r.value.as_deref(), Some("7"), "{r:#?}");
+        assert_eq!(value(&s, "kept").as_deref(), Some("1"));
+        assert_alive(&s);
+        return;
+    }
     let r = ok(
         &s,
         "import multiprocessing, platform\n\
@@ -243,6 +265,8 @@ fn python_info_serializes_with_the_backend_in_lowercase() {
     let json = serde_json::to_value(&info).unwrap();
     let expected = if subprocess() {
         "subprocess"
+    } else if subinterpreter() {
+        "subinterpreter"
     } else {
         "embedded"
     };

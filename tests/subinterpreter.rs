@@ -150,22 +150,51 @@ fn a_stuck_session_does_not_stall_another() {
     alive(&stuck);
 }
 
-/// C code that never lets go of the interpreter lock cannot be stopped: the call gives
-/// up after the grace period with an error that says so, and other sessions go on.
+/// C code that never lets go of its interpreter's lock cannot be stopped: after the
+/// grace period the session leaves that interpreter (and its thread) to it and goes on
+/// in a new one, at once; other sessions never wait for it.
 #[test]
-fn code_stuck_in_c_is_given_up_after_the_grace_period_and_others_go_on() {
-    let s = sub();
-    let r = s.execute_with_timeout(
-        "import itertools\nsum(itertools.count())",
-        Duration::from_millis(200),
-    );
-    let e = r.expect_err("given up").to_string();
-    assert!(e.contains("given up"), "{e}");
-    assert!(
-        s.execute("1").is_err(),
-        "a given-up session takes no more code"
-    );
+fn code_stuck_in_c_is_left_its_interpreter_and_the_session_goes_on_in_a_new_one() {
+    let s = Session::builder()
+        .backend(Backend::Subinterpreter)
+        .grace_period(Duration::from_millis(300))
+        .startup_code("ready = 'yes'")
+        .start()
+        .unwrap();
     let other = sub();
+    value(&other, "mine = 'kept'");
+    value(&s, "ready = 'changed'");
+    let begun = std::time::Instant::now();
+    let r = s
+        .execute_with_timeout(
+            "import itertools\nsum(itertools.count())",
+            Duration::from_millis(200),
+        )
+        .unwrap();
+    assert_eq!(r.status, Status::Restarted, "{r:#?}");
+    assert!(
+        begun.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        begun.elapsed()
+    );
+    let e = r.error.unwrap();
+    assert_eq!(e.type_name, "SessionRestarted");
+    assert!(
+        e.message.contains("grace period") && e.message.contains("new interpreter"),
+        "{}",
+        e.message
+    );
+    // The new interpreter answers at once, with the startup code run again.
+    let begun = std::time::Instant::now();
+    assert_eq!(value(&s, "ready").as_deref(), Some("'yes'"));
+    assert!(
+        begun.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        begun.elapsed()
+    );
+    // The other session was never held up, and keeps its state.
+    assert_eq!(value(&other, "mine").as_deref(), Some("'kept'"));
+    alive(&s);
     alive(&other);
 }
 

@@ -50,11 +50,24 @@ pub fn backend() -> Backend {
         Err(std::env::VarError::NotPresent) => Backend::Embedded,
         Ok(v) if v == "embedded" => Backend::Embedded,
         Ok(v) if v == "subprocess" || v == "subprocess-spawn" => Backend::Subprocess,
+        #[cfg(feature = "subinterpreter")]
+        Ok(v) if v == "subinterpreter" => Backend::Subinterpreter,
         other => panic!(
             "PYSESSION_TEST_BACKEND={other:?} is not supported by the test suite \
-             (accepted: \"embedded\", \"subprocess\", \"subprocess-spawn\")"
+             (accepted: \"embedded\", \"subprocess\", \"subprocess-spawn\", and \
+             \"subinterpreter\" with the feature of that name)"
         ),
     }
+}
+
+/// True when the suite runs against the sub-interpreter backend (feature
+/// `subinterpreter`): in-process like the embedded backend, with an interpreter of
+/// its own per session.
+pub fn subinterpreter() -> bool {
+    #[cfg(feature = "subinterpreter")]
+    return backend() == Backend::Subinterpreter;
+    #[cfg(not(feature = "subinterpreter"))]
+    false
 }
 
 /// True when subprocess sessions spawn their processes (`subprocess-spawn`) rather
