@@ -17,7 +17,7 @@ mod interp;
 #[cfg(all(feature = "subinterpreter", Py_3_12))]
 pub(crate) use interp::probe_environment;
 pub(crate) mod sink;
-mod thread;
+pub(crate) mod thread;
 mod ticket;
 mod watchdog;
 mod worker;

@@ -14,6 +14,7 @@ use crate::capture::CaptureShared;
 use crate::config::{human, Config};
 use crate::embedded::control::ControlShared;
 use crate::embedded::cwd::{CwdTurn, Refused};
+use crate::embedded::thread::Seat;
 use crate::error::Error;
 use crate::interrupt::StopReason;
 use crate::outcome::{DataReply, Ended, Replied};
@@ -72,6 +73,15 @@ struct Line {
     prompt: Arc<PromptSwitch>,
     /// The runs the thread has begun and ended (replied to) last.
     runs: Arc<Runs>,
+    seats: Arc<Seats>,
+}
+
+/// The CPUs the session's thread and its caller last ran on: each polls for the other's
+/// message only while they run on different CPUs, as embedded sessions do.
+#[derive(Default)]
+struct Seats {
+    worker: Seat,
+    caller: Seat,
 }
 
 /// The last run a session's thread began, and the last it ended: a stop asked for
@@ -93,7 +103,9 @@ impl Line {
         let visiting = Arc::new(Mutex::new(()));
         let prompt = Arc::new(PromptSwitch::default());
         let runs = Arc::new(Runs::default());
+        let seats = Arc::new(Seats::default());
         let shared = Shared {
+            seats: seats.clone(),
             prompt: prompt.clone(),
             runs: runs.clone(),
             capture: capture.clone(),
@@ -127,6 +139,7 @@ impl Line {
             visiting,
             prompt,
             runs,
+            seats,
         })
     }
 
@@ -271,11 +284,12 @@ impl SubInterpreter {
         {
             let tx = line.tx.lock().unwrap_or_else(|p| p.into_inner());
             let tx = tx.as_ref().ok_or(Error::NotRunning)?;
+            line.seats.caller.take();
             tx.send(Request { job, run, reply })
                 .map_err(|_| Error::NotRunning)?;
         }
         let deadline = Instant::now().checked_add(timeout);
-        if let Some(r) = crate::wait::spin_recv(&replies, crate::wait::several_cpus) {
+        if let Some(r) = crate::wait::spin_recv(&replies, || line.seats.worker.elsewhere()) {
             return Ok(Ended::Replied(r));
         }
         let reason = select! {
@@ -349,6 +363,7 @@ struct Shared {
     environment: String,
     prompt: Arc<PromptSwitch>,
     runs: Arc<Runs>,
+    seats: Arc<Seats>,
     /// Dropped as the thread ends.
     _exited: Sender<()>,
 }
@@ -366,6 +381,7 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
         environment,
         prompt,
         runs,
+        seats,
         _exited,
     } = shared;
     let set_remote = |r: Option<Remote>| *remote.lock().unwrap_or_else(|p| p.into_inner()) = r;
@@ -408,9 +424,14 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
     let _ = ready.send(Ok(()));
     interp.detach();
     let mut cwd = working_directory.clone();
-    // Each side polls briefly for the other before it sleeps, as embedded sessions do:
-    // a quick round trip then costs no wake-up.
-    let next = || crate::wait::spin_recv(&rx, crate::wait::several_cpus).or_else(|| rx.recv().ok());
+    // Each side polls briefly for the other before it sleeps (while they run on two
+    // CPUs), as embedded sessions do: a quick round trip then costs no wake-up.
+    let next = || {
+        let req =
+            crate::wait::spin_recv(&rx, || seats.caller.elsewhere()).or_else(|| rx.recv().ok());
+        seats.worker.take();
+        req
+    };
     while let Some(req) = next() {
         let dir = if matches!(req.job, Job::Restart) {
             &working_directory
