@@ -123,6 +123,37 @@ fn load_scripts(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
         .map_err(Into::into)
 }
 
+/// The runtime's modules (as the embedded interpreter loads them) compiled once, each
+/// as its name, file and code object in `marshal`'s bytes: a sub-interpreter loads
+/// them from these bytes (0.8 ms) instead of compiling the sources again (about 40 ms).
+/// Plain bytes, so nothing of this interpreter crosses into another.
+#[cfg(all(feature = "subinterpreter", Py_3_12))]
+pub(crate) fn marshalled_scripts() -> Result<&'static [Compiled], Error> {
+    static COMPILED: OnceLock<Result<Vec<Compiled>, String>> = OnceLock::new();
+    runtime()?;
+    COMPILED
+        .get_or_init(|| {
+            Python::attach(|py| -> PyResult<Vec<Compiled>> {
+                let compile = py.import("builtins")?.getattr("compile")?;
+                let dumps = py.import("marshal")?.getattr("dumps")?;
+                scripts::embedded_scripts()
+                    .map(|s| {
+                        let code = compile.call1((s.source, s.file, "exec"))?;
+                        let bytes: Vec<u8> = dumps.call1((code,))?.extract()?;
+                        Ok((s.name.to_owned(), s.file.to_owned(), bytes))
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+        })
+        .as_deref()
+        .map_err(|e| Error::Interpreter(format!("the runtime could not be compiled: {e}")))
+}
+
+/// One module of the runtime: its name, its file, and its code in `marshal`'s bytes.
+#[cfg(all(feature = "subinterpreter", Py_3_12))]
+pub(crate) type Compiled = (String, String, Vec<u8>);
+
 /// A virtual environment an embedded session runs "in": what its code sees as
 /// `sys.executable`, `sys.prefix` and its site-packages.
 #[derive(Debug, Clone)]

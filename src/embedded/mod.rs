@@ -15,7 +15,7 @@ pub(crate) mod cwd;
 mod ffi;
 mod interp;
 #[cfg(all(feature = "subinterpreter", Py_3_12))]
-pub(crate) use interp::probe_environment;
+pub(crate) use interp::{marshalled_scripts, probe_environment, Compiled};
 pub(crate) mod sink;
 pub(crate) mod thread;
 mod ticket;

@@ -172,11 +172,12 @@ impl Interp {
         unsafe { ffi::PyEval_RestoreThread(self.tstate) };
     }
 
-    /// Loads the runtime (`scripts`: name, file, source, in order), installs it, and
+    /// Loads the runtime (`scripts`: name, file, code in `marshal`'s bytes, in order),
+    /// installs it, and
     /// makes the session's state with `capture` and `control`. Attached.
     pub(crate) fn boot(
         &mut self,
-        scripts: &[(&str, &str, &str)],
+        scripts: &[crate::embedded::Compiled],
         constants: &str,
         environment: &str,
         capture: Arc<CaptureShared>,
@@ -187,11 +188,18 @@ impl Interp {
             let main = ffi::PyImport_AddModule(c"__main__".as_ptr());
             let globals = ffi::PyModule_GetDict(main);
             let list = ffi::PyList_New(0);
-            for (name, file, source) in scripts {
+            for (name, file, code) in scripts {
                 let item = ffi::PyTuple_New(3);
                 ffi::PyTuple_SetItem(item, 0, new_str(name));
                 ffi::PyTuple_SetItem(item, 1, new_str(file));
-                ffi::PyTuple_SetItem(item, 2, new_str(source));
+                ffi::PyTuple_SetItem(
+                    item,
+                    2,
+                    ffi::PyBytes_FromStringAndSize(
+                        code.as_ptr().cast::<c_char>(),
+                        code.len() as ffi::Py_ssize_t,
+                    ),
+                );
                 ffi::PyList_Append(list, item);
                 ffi::Py_DECREF(item);
             }
@@ -831,18 +839,19 @@ static METHODS: [Def; 9] = [
 /// Loads the runtime in the new interpreter as the embedded interpreter loads it, and
 /// makes the session's state with the host's functions as its capture and control.
 const BOOT: &str = r#"
-import sys, types, threading
+import marshal, sys, types, threading
 _pkg = types.ModuleType("pysession_runtime")
 _pkg.__path__ = []
 sys.modules["pysession_runtime"] = _pkg
-for _name, _file, _source in _pysession_scripts:
+for _name, _file, _code in _pysession_scripts:
     _m = types.ModuleType(_name)
+    _m.__file__ = _file
     sys.modules[_name] = _m
     setattr(_pkg, _name.rsplit(".", 1)[1], _m)
-    exec(compile(_source, _file, "exec"), _m.__dict__)
+    exec(marshal.loads(_code), _m.__dict__)
     if _name.endswith(".config"):
         _m.configure(_pysession_constants)
-del _pysession_scripts, _name, _file, _source, _m
+del _pysession_scripts, _name, _file, _code, _m
 from pysession_runtime import session as _session
 # The switch interval is this interpreter's own (its own lock): not refused here.
 _switch = sys.setswitchinterval

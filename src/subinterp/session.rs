@@ -385,13 +385,11 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
         _exited,
     } = shared;
     let set_remote = |r: Option<Remote>| *remote.lock().unwrap_or_else(|p| p.into_inner()) = r;
-    let scripts: Vec<_> = crate::runtime::embedded_scripts()
-        .map(|s| (s.name, s.file, s.source))
-        .collect();
     let make = || -> Result<Interp, String> {
+        let scripts = crate::embedded::marshalled_scripts().map_err(|e| e.to_string())?;
         let mut interp = Interp::new()?;
         if let Err(e) = interp.boot(
-            &scripts,
+            scripts,
             crate::runtime::constants_json(),
             &environment,
             capture.clone(),
