@@ -36,9 +36,10 @@ pub enum Backend {
     /// In this process, on a thread of the session's own, in an interpreter of the
     /// session's own (a sub-interpreter): its own modules, and on Python 3.12 and
     /// later its own interpreter lock, so sessions run Python in parallel. Extension
-    /// modules that do not support sub-interpreters (numpy, today) cannot be imported.
-    /// Experimental (the `subinterpreter` feature): see the crate docs for what it does
-    /// not do yet.
+    /// modules that do not support sub-interpreters (numpy, today) cannot be imported,
+    /// nor can it fork or start daemon threads. Experimental (the `subinterpreter`
+    /// feature; refused before Python 3.12): see the README's "Backends" for each way
+    /// its results differ from the embedded backend's.
     #[cfg(feature = "subinterpreter")]
     Subinterpreter,
 }

@@ -166,6 +166,19 @@ pub(crate) fn python_error(error: Option<Raised>) -> PythonError {
     }
 }
 
+/// A startup code that failed when it ran again, after code given up on restarted the
+/// session (which is then stopped): its error says so, and that the code submitted did
+/// not run.
+pub(crate) fn startup_rerun_failed(r: &mut ExecutionResult) {
+    if let Some(e) = r.error.as_mut() {
+        e.message = format!(
+            "the session had been restarted after code that could not be stopped, and its \
+             startup code then failed, so the session is stopped and this code did not run: {}",
+            e.message
+        );
+    }
+}
+
 /// The error of code stopped at its timeout; `stack` is where the user's code was (a
 /// formatted traceback without its exception line, or empty).
 pub(crate) fn timeout_error(timeout: Duration, stack: &str) -> PythonError {

@@ -398,14 +398,7 @@ impl Running for Embedded {
             if r.status != Status::Ok {
                 // The session cannot come back as configured.
                 self.stop();
-                if let Some(e) = r.error.as_mut() {
-                    e.message = format!(
-                        "the session had been restarted after code that could not be stopped, \
-                         and its startup code then failed, so the session is stopped and this \
-                         code did not run: {}",
-                        e.message
-                    );
-                }
+                crate::outcome::startup_rerun_failed(&mut r);
                 return Ok(r);
             }
         }

@@ -90,6 +90,9 @@ struct Seats {
 struct Runs {
     begun: AtomicU64,
     ended: AtomicU64,
+    /// The session gave this thread up: a request still waiting for its turn at the
+    /// working directory does not run.
+    given_up: AtomicBool,
 }
 
 impl Line {
@@ -166,13 +169,20 @@ impl Line {
             .name("pysession-subinterpreter-stop".into())
             .spawn(move || {
                 let mut rounds = 0u32;
+                let asked = Instant::now();
                 loop {
                     if runs.ended.load(Ordering::Acquire) >= run {
                         break;
                     }
                     if runs.begun.load(Ordering::Acquire) < run {
-                        // Asked for before the run began: it is stopped once it has.
-                        std::thread::sleep(Duration::from_micros(50));
+                        // Asked for before the run began: it is stopped once it has,
+                        // looked for often at first (it is usually about to), then as
+                        // often as stops are raised.
+                        std::thread::sleep(if asked.elapsed() < Duration::from_millis(20) {
+                            Duration::from_micros(50)
+                        } else {
+                            repeat
+                        });
                         continue;
                     }
                     if !control.stop_requested() {
@@ -313,6 +323,7 @@ impl SubInterpreter {
     /// execute.
     fn give_up(&self, line: &Line, timeout: Duration, reason: StopReason) -> ExecutionResult {
         *line.tx.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        line.runs.given_up.store(true, Ordering::Release);
         let output = self.capture.end_run(true);
         let replacement = Line::start(&self.settings, &self.capture);
         let outcome = match &replacement {
@@ -436,7 +447,7 @@ fn serve(rx: Receiver<Request>, ready: Sender<Result<(), String>>, shared: Share
         } else {
             &cwd
         };
-        let turn = match CwdTurn::enter(dir, || false) {
+        let turn = match CwdTurn::enter(dir, || runs.given_up.load(Ordering::Acquire)) {
             Ok(turn) => turn,
             Err(Refused::Missing(message)) => {
                 runs.ended.store(req.run, Ordering::Release);
@@ -551,14 +562,7 @@ impl Running for SubInterpreter {
             };
             if r.status != Status::Ok {
                 self.stop();
-                if let Some(e) = r.error.as_mut() {
-                    e.message = format!(
-                        "the session had been restarted after code that could not be stopped, \
-                         and its startup code then failed, so the session is stopped and this \
-                         code did not run: {}",
-                        e.message
-                    );
-                }
+                crate::outcome::startup_rerun_failed(&mut r);
                 return Ok(r);
             }
         }
