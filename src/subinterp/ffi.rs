@@ -173,7 +173,7 @@ impl Interp {
     }
 
     /// Loads the runtime (`scripts`: name, file, code in `marshal`'s bytes, in order),
-    /// installs it, and
+    /// installs it with the virtual environment `environment` (JSON, or `null`), and
     /// makes the session's state with `capture` and `control`. Attached.
     pub(crate) fn boot(
         &mut self,
